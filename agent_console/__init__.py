@@ -1,0 +1,20 @@
+"""Staff side: sign-in, role-checked pages and APIs of the console, wallboard and admin."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent_console.web_admin import add_admin_routes
+from agent_console.web_auth import RouteRule, StaffRoutes, add_login_routes
+from agent_console.web_pages import add_page_routes
+from engage.services import Services
+
+
+def setup(app: web.Application, services: Services) -> list[RouteRule]:
+    """Add the staff routes; returns the role rules (for the role-matrix tests)."""
+    routes = StaffRoutes(services)
+    add_login_routes(routes.table, services)
+    add_page_routes(routes)
+    add_admin_routes(routes)
+    app.add_routes(routes.table)
+    return routes.rules

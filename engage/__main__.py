@@ -1,0 +1,5 @@
+"""Entry point for ``python -m engage``."""
+
+from engage.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""Composition root: builds a node's aiohttp app from settings and open backends."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+import agent_console
+import web_widget
+from engage import bus
+from engage.backends import Backends
+from engage.config import Settings
+from engage.errors import EngageError
+from engage.services import Services, build_services
+from signaling.fanout import RedisFanout
+from signaling.namespaces import SignalingDeps, register
+from signaling.server import EngageSocketServer
+
+log = logging.getLogger("engage.app")
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
+
+SERVICES = web.AppKey("services", Services)
+SOCKETS = web.AppKey("sockets", EngageSocketServer)
+ROUTE_RULES = web.AppKey("route_rules", list)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"),
+}
+
+
+def _error_middleware(services: Services) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The one place HTTP turns domain errors into a JSON body with a stable code."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+        except EngageError as exc:
+            status = exc.http_status
+            response = web.json_response(exc.to_ack(), status=status)
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.status < 400:
+                raise
+            response = web.json_response({"ok": False, "code": f"http_{exc.status}",
+                                          "message": exc.reason}, status=exc.status)
+        finally:
+            route = request.match_info.route.resource
+            name = route.canonical if route is not None else "unmatched"
+            services.metrics.http_latency.labels(name, request.method, str(status)).observe(
+                time.perf_counter() - started)
+        if not request.path.startswith("/socket.io/"):
+            for key, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(key, value)
+        return response
+
+    return middleware
+
+
+def _ops_routes(services: Services) -> web.RouteTableDef:
+    table = web.RouteTableDef()
+
+    @table.get("/healthz")
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"ok": True, "node": services.settings.node_id})
+
+    @table.get("/readyz")
+    async def readyz(request: web.Request) -> web.StreamResponse:
+        checks: dict[str, str] = {}
+        try:
+            await services.backends.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - report any failure as not ready
+            checks["redis"] = f"error: {type(exc).__name__}"
+        try:
+            await services.backends.mongo.admin.command("ping")
+            checks["mongo"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["mongo"] = f"error: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return web.json_response({"ok": ready, "checks": checks}, status=200 if ready else 503)
+
+    @table.get("/metrics")
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        body = generate_latest(services.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return table
+
+
+def create_app(settings: Settings, backends: Backends) -> web.Application:
+    services = build_services(settings, backends)
+    app = web.Application(middlewares=[_error_middleware(services)],
+                          client_max_size=2 * 1024 * 1024)
+    app[SERVICES] = services
+
+    fanout = RedisFanout(backends.redis_url, max_connections=settings.redis_max_connections)
+    sockets = EngageSocketServer(
+        metrics=services.metrics, client_manager=fanout,
+        origin_allowed=services.sites.origin_known,
+        session_check=lambda sid: services.sessions.get(sid),
+        connect_timeout=settings.connect_timeout_seconds)
+    register(sockets, SignalingDeps(sessions=services.sessions, sites=services.sites,
+                                    visitor_tokens=services.visitor_tokens,
+                                    node_id=settings.node_id))
+    sockets.attach(app, socketio_path="socket.io")
+    app[SOCKETS] = sockets
+
+    app.add_routes(_ops_routes(services))
+    app[ROUTE_RULES] = agent_console.setup(app, services)
+    web_widget.setup(app, services)
+    app.router.add_static("/static", STATIC_DIR, follow_symlinks=False)
+
+    listener = bus.EventListener(backends.redis_url)
+
+    async def on_revoked(event: dict[str, object]) -> None:
+        await sockets.drop_user(str(event.get("username")), "account disabled")
+
+    async def on_sites_changed(event: dict[str, object]) -> None:
+        await services.sites.refresh()
+
+    listener.on(bus.STAFF_SESSIONS_REVOKED, on_revoked)
+    listener.on(bus.SITES_CHANGED, on_sites_changed)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await services.sites.refresh()
+        await listener.start()
+        # Start the fan-out listener now, not at the first connection, so events published
+        # by other nodes reach this node's rooms from the start.
+        sockets.manager_initialized = True
+        fanout.initialize()
+        log.info("node started", extra={"node": settings.node_id, "backends": backends.kind})
+        yield
+        await listener.stop()
+        thread = getattr(fanout, "thread", None)
+        if thread is not None:
+            thread.cancel()
+        await fanout.close()
+
+    async def on_shutdown(app: web.Application) -> None:
+        await sockets.close_all()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(on_shutdown)
+    return app

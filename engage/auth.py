@@ -1,0 +1,53 @@
+"""Staff sign-in and sign-out, account disabling, socket tokens: the auth use cases."""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+
+from engage import bus
+from engage.errors import BadCredentials
+from engage.models import StaffSession, StaffUser
+from engage.sessions import LoginThrottle, SessionStore
+from engage.staff import StaffDirectory
+
+log = logging.getLogger("engage.auth")
+
+
+class AuthService:
+    def __init__(self, staff: StaffDirectory, sessions: SessionStore, throttle: LoginThrottle,
+                 redis: aioredis.Redis) -> None:
+        self.staff = staff
+        self.sessions = sessions
+        self.throttle = throttle
+        self._redis = redis
+
+    async def login(self, username: str, password: str, ip: str) -> StaffSession:
+        """A new session, or BadCredentials / LoginThrottled (checked before the password)."""
+        username = username.strip().lower()
+        await self.throttle.check(username, ip)
+        try:
+            user = await self.staff.authenticate(username, password)
+        except BadCredentials:
+            await self.throttle.failed(username, ip)
+            log.info("sign-in refused", extra={"username": username, "ip": ip})
+            raise
+        await self.throttle.succeeded(username)
+        session = await self.sessions.create(user)
+        log.info("signed in", extra={"username": username, "role": user.role.value, "ip": ip})
+        return session
+
+    async def logout(self, session_id: str) -> None:
+        await self.sessions.destroy(session_id)
+
+    async def disable(self, username: str) -> tuple[StaffUser, int]:
+        """Disable an account, end its sessions, and tell every node to drop its sockets."""
+        user = await self.staff.set_disabled(username, True)
+        ended = await self.sessions.destroy_user(username)
+        await bus.publish(self._redis, bus.STAFF_SESSIONS_REVOKED, username=username)
+        log.info("account disabled", extra={"username": username, "sessions_ended": ended})
+        return user, ended
+
+    async def enable(self, username: str) -> StaffUser:
+        return await self.staff.set_disabled(username, False)

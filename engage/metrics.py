@@ -1,0 +1,32 @@
+"""Prometheus metrics of a node, in a registry of its own (so tests can build many apps)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    """The counters, gauges and histograms a node exports on ``/metrics``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.connections = Gauge(
+            "engage_socket_connections", "Connected Socket.IO clients per namespace",
+            ["namespace"], registry=self.registry)
+        self.events = Counter(
+            "engage_socket_events_total", "Socket.IO events received, by namespace and event",
+            ["namespace", "event"], registry=self.registry)
+        self.event_errors = Counter(
+            "engage_socket_event_errors_total", "Socket.IO events refused, by error code",
+            ["namespace", "code"], registry=self.registry)
+        self.protocol_errors = Counter(
+            "engage_socket_protocol_errors_total",
+            "Malformed packets and unauthenticated timeouts that closed a connection",
+            ["reason"], registry=self.registry)
+        self.http_latency = Histogram(
+            "engage_http_request_seconds", "HTTP request latency by route and status",
+            ["route", "method", "status"], registry=self.registry,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.logins = Counter(
+            "engage_logins_total", "Staff sign-in attempts by outcome", ["outcome"],
+            registry=self.registry)

@@ -1,0 +1,38 @@
+"""The services of one node, built from settings and open backends (no web framework here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engage.auth import AuthService
+from engage.backends import Backends
+from engage.config import Settings
+from engage.metrics import Metrics
+from engage.sessions import LoginThrottle, SessionStore
+from engage.sites import SiteRegistry
+from engage.staff import StaffDirectory
+from engage.visitors import VisitorTokens
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    backends: Backends
+    metrics: Metrics
+    staff: StaffDirectory
+    sessions: SessionStore
+    auth: AuthService
+    sites: SiteRegistry
+    visitor_tokens: VisitorTokens
+
+
+def build_services(settings: Settings, backends: Backends) -> Services:
+    staff = StaffDirectory(backends.db)
+    sessions = SessionStore(backends.redis, settings.session_idle_seconds,
+                            settings.session_absolute_seconds)
+    throttle = LoginThrottle(backends.redis)
+    return Services(
+        settings=settings, backends=backends, metrics=Metrics(), staff=staff,
+        sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
+        sites=SiteRegistry(backends.db, backends.redis, settings.public_origin),
+        visitor_tokens=VisitorTokens(settings.secret_key))

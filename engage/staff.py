@@ -1,0 +1,116 @@
+"""Staff accounts in MongoDB: argon2 password hashes, roles, skills, enable/disable."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from engage.errors import BadCredentials, Conflict, InvalidPayload, NotFound
+from engage.models import Role, StaffUser
+
+Document = dict[str, Any]
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+MIN_PASSWORD_LENGTH = 10
+
+_hasher = PasswordHasher()
+# Verifying against this keeps the time of an unknown-user login equal to a wrong password.
+_DUMMY_HASH = _hasher.hash("engage-timing-equaliser")
+
+
+def check_username(username: str) -> str:
+    if not USERNAME_RE.fullmatch(username):
+        raise InvalidPayload("username: 2-40 characters of a-z, 0-9, '.', '_' or '-', "
+                             "starting with a letter or digit")
+    return username
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidPayload(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 1024:
+        raise InvalidPayload("password: at most 1024 characters")
+    return password
+
+
+def _to_user(doc: Document) -> StaffUser:
+    return StaffUser(username=doc["username"], role=Role(doc["role"]),
+                     display_name=doc.get("display_name") or doc["username"],
+                     disabled=bool(doc.get("disabled")),
+                     skills=dict(doc.get("skills") or {}),
+                     queues=tuple(doc.get("queues") or ()))
+
+
+class StaffDirectory:
+    """The staff collection: who may sign in, with which role."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._col = db.staff
+
+    async def add(self, username: str, password: str, role: Role, *,
+                  display_name: str = "", skills: dict[str, int] | None = None,
+                  queues: list[str] | None = None, replace: bool = False) -> StaffUser:
+        """Create an account; with ``replace`` an existing one is reset (used by demo data)."""
+        check_username(username)
+        check_password(password)
+        doc: Document = {
+            "username": username, "role": role.value,
+            "display_name": display_name or username,
+            "password_hash": _hasher.hash(password), "disabled": False,
+            "skills": skills or {}, "queues": queues or [],
+            "updated_at": datetime.now(UTC),
+        }
+        if replace:
+            await self._col.update_one(
+                {"username": username},
+                {"$set": doc, "$setOnInsert": {"created_at": datetime.now(UTC)}}, upsert=True)
+        else:
+            try:
+                await self._col.insert_one({**doc, "created_at": datetime.now(UTC)})
+            except DuplicateKeyError:
+                raise Conflict(f"user {username!r} already exists") from None
+        return _to_user(doc)
+
+    async def get(self, username: str) -> StaffUser | None:
+        doc = await self._col.find_one({"username": username}, {"password_hash": 0})
+        return _to_user(doc) if doc else None
+
+    async def list(self) -> list[StaffUser]:
+        cursor = self._col.find({}, {"password_hash": 0}).sort("username", 1)
+        return [_to_user(doc) async for doc in cursor]
+
+    async def set_disabled(self, username: str, disabled: bool) -> StaffUser:
+        result = await self._col.update_one(
+            {"username": username},
+            {"$set": {"disabled": disabled, "updated_at": datetime.now(UTC)}})
+        if result.matched_count == 0:
+            raise NotFound(f"no user {username!r}")
+        user = await self.get(username)
+        assert user is not None
+        return user
+
+    async def authenticate(self, username: str, password: str) -> StaffUser:
+        """The user if the password matches and the account is enabled; else BadCredentials.
+
+        The same error for unknown, disabled and wrong-password, so accounts can't be probed.
+        """
+        doc = await self._col.find_one({"username": username}) if USERNAME_RE.fullmatch(
+            username) else None
+        stored = doc.get("password_hash", _DUMMY_HASH) if doc else _DUMMY_HASH
+        try:
+            _hasher.verify(stored, password)
+            verified = doc is not None
+        except (VerificationError, InvalidHashError):
+            verified = False
+        if not verified or doc is None or doc.get("disabled"):
+            raise BadCredentials()
+        if _hasher.check_needs_rehash(stored):
+            await self._col.update_one({"username": username},
+                                       {"$set": {"password_hash": _hasher.hash(password)}})
+        return _to_user(doc)

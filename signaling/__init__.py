@@ -1,0 +1,1 @@
+"""The Socket.IO adapter: namespaces, event schemas, the hardened server, WebRTC relay."""

@@ -1,0 +1,96 @@
+"""Who may join each namespace, and the foundation's event handlers (ping, whoami, announce)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from engage.errors import Forbidden, NotAuthenticated, OriginNotAllowed
+from engage.sessions import SessionStore
+from engage.sites import SiteRegistry
+from engage.visitors import VisitorTokens
+from signaling.schemas import (
+    AGENT_NS,
+    NAMESPACE_ROLES,
+    SUPERVISOR_NS,
+    VISITOR_NS,
+    Announce,
+    Echo,
+    Payload,
+)
+from signaling.server import EngageSocketServer, SocketState
+
+
+@dataclass(frozen=True)
+class SignalingDeps:
+    sessions: SessionStore
+    sites: SiteRegistry
+    visitor_tokens: VisitorTokens
+    node_id: str
+
+
+def _token_from(auth: Any) -> str:
+    if not isinstance(auth, dict) or not isinstance(auth.get("token"), str):
+        raise NotAuthenticated("send {token} in the connection's auth")
+    return str(auth["token"])
+
+
+def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
+    async def staff_connect(sid: str, namespace: str, environ: dict[str, Any],
+                            auth: Any) -> SocketState:
+        origin = environ.get("HTTP_ORIGIN")
+        # Browsers always send Origin; only the console's own origin may open staff sockets.
+        if origin is not None and origin != deps.sites.staff_origin:
+            raise OriginNotAllowed("staff sockets are only accepted from the console's origin")
+        session = await deps.sessions.redeem_socket_token(_token_from(auth))
+        if session is None:
+            raise NotAuthenticated("the socket token is invalid, used or expired")
+        if session.role not in NAMESPACE_ROLES[namespace]:
+            raise Forbidden(f"{namespace} is not open to the {session.role} role")
+        return SocketState(sid=sid, namespace=namespace, eio_sid=environ.get("_eio_sid", ""),
+                           role=session.role, username=session.username,
+                           session_id=session.session_id)
+
+    async def visitor_connect(sid: str, namespace: str, environ: dict[str, Any],
+                              auth: Any) -> SocketState:
+        identity = deps.visitor_tokens.verify(_token_from(auth))
+        site = await deps.sites.require(identity.site_key)
+        if not site.allows(environ.get("HTTP_ORIGIN")):
+            raise OriginNotAllowed("this origin is not allowed for the site")
+        return SocketState(sid=sid, namespace=namespace, eio_sid="", visitor=identity)
+
+    def with_eio(authenticator: Any) -> Any:
+        async def wrapped(sid: str, namespace: str, environ: dict[str, Any],
+                          auth: Any) -> SocketState:
+            state: SocketState = await authenticator(sid, namespace, environ, auth)
+            state.eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
+            return state
+        return wrapped
+
+    server.authenticate_with(AGENT_NS, with_eio(staff_connect))
+    server.authenticate_with(SUPERVISOR_NS, with_eio(staff_connect))
+    server.authenticate_with(VISITOR_NS, with_eio(visitor_connect))
+
+    async def ping(state: SocketState, payload: Payload) -> dict[str, Any]:
+        assert isinstance(payload, Echo)
+        return {"text": payload.text, "server_time": time.time(), "node": deps.node_id}
+
+    async def whoami(state: SocketState, payload: Payload) -> dict[str, Any]:
+        if state.visitor is not None:
+            return {"visitor_id": state.visitor.visitor_id, "site_key": state.visitor.site_key}
+        return {"username": state.username, "role": state.role, "node": deps.node_id}
+
+    async def announce(state: SocketState, payload: Payload) -> dict[str, Any]:
+        assert isinstance(payload, Announce)
+        message = {"text": payload.text, "level": payload.level, "from": state.username,
+                   "at": time.time()}
+        # Through the Redis manager: sockets on every node get it.
+        await server.emit("announcement", message, room="staff", namespace=AGENT_NS)
+        await server.emit("announcement", message, room="staff", namespace=SUPERVISOR_NS)
+        return {"delivered": True}
+
+    for ns in (AGENT_NS, SUPERVISOR_NS, VISITOR_NS):
+        server.handle(ns, "ping")(ping)
+        server.handle(ns, "whoami")(whoami)
+    server.handle(SUPERVISOR_NS, "announce")(announce)

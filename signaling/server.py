@@ -1,0 +1,236 @@
+"""The hardened Socket.IO server: every packet checked, every ack answered, idle sockets closed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+from socketio import packet
+
+from engage.errors import EngageError, NotAuthenticated, RateLimited, UnknownEvent
+from engage.metrics import Metrics
+from engage.models import Role, StaffSession, VisitorIdentity
+from engage.ratelimit import TokenBucket
+from signaling.codec import OrjsonCodec
+from signaling.guard import MalformedPacket, check_event, split_event
+from signaling.schemas import MAX_PACKET_BYTES, NAMESPACES, Payload
+
+log = logging.getLogger("engage.signaling")
+
+# After this many refused events in a row a socket is flooding, not just eager: close it.
+FLOOD_LIMIT = 200
+
+
+@dataclass
+class SocketState:
+    """What this node knows about one connected socket."""
+
+    sid: str
+    namespace: str
+    eio_sid: str
+    role: Role | None = None
+    username: str | None = None
+    session_id: str | None = None
+    visitor: VisitorIdentity | None = None
+    bucket: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=40.0))
+    refused_in_row: int = 0
+
+
+Handler = Callable[[SocketState, Payload], Awaitable[dict[str, Any] | None]]
+# Returns the socket's principal, or raises EngageError to refuse the connection.
+Authenticator = Callable[[str, str, dict[str, Any], Any], Awaitable[SocketState]]
+SessionCheck = Callable[[str], Awaitable[StaffSession | None]]
+
+
+class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio with engage's guard in front of every event."""
+
+    def __init__(self, *, metrics: Metrics, client_manager: socketio.AsyncManager | None,
+                 origin_allowed: Callable[[str | None], bool], session_check: SessionCheck,
+                 connect_timeout: float) -> None:
+        super().__init__(
+            async_mode="aiohttp", client_manager=client_manager, json=OrjsonCodec,
+            cors_allowed_origins=origin_allowed, cors_credentials=False,
+            max_http_buffer_size=MAX_PACKET_BYTES, namespaces=list(NAMESPACES),
+            logger=False, engineio_logger=False, ping_interval=20, ping_timeout=20)
+        self.metrics = metrics
+        self.connect_timeout = connect_timeout
+        self.sockets: dict[str, SocketState] = {}
+        self._session_check = session_check
+        self._event_handlers: dict[str, dict[str, Handler]] = {ns: {} for ns in NAMESPACES}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        for ns in NAMESPACES:
+            self.on("disconnect", self._make_disconnect(ns), namespace=ns)
+
+    # -- registration -------------------------------------------------------------------
+    def authenticate_with(self, namespace: str, authenticator: Authenticator) -> None:
+        async def on_connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+            try:
+                state = await authenticator(sid, namespace, environ, auth)
+            except EngageError as exc:
+                self.metrics.event_errors.labels(namespace, exc.code).inc()
+                raise socketio.exceptions.ConnectionRefusedError(
+                    exc.message, {"code": exc.code}) from None
+            self.sockets[sid] = state
+            self.metrics.connections.labels(namespace).inc()
+            if state.username:
+                await self.enter_room(sid, f"user:{state.username}", namespace=namespace)
+                await self.enter_room(sid, "staff", namespace=namespace)
+
+        self.on("connect", on_connect, namespace=namespace)
+
+    def handle(self, namespace: str, event: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self._event_handlers[namespace][event] = handler
+            return handler
+        return register
+
+    def _make_disconnect(self, namespace: str) -> Callable[..., Awaitable[None]]:
+        async def on_disconnect(sid: str, reason: Any = None) -> None:
+            if self.sockets.pop(sid, None) is not None:
+                self.metrics.connections.labels(namespace).dec()
+        return on_disconnect
+
+    # -- Engine.IO level ----------------------------------------------------------------
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> None:
+        await super()._handle_eio_connect(eio_sid, environ)
+        loop = asyncio.get_running_loop()
+        self._timers[eio_sid] = loop.call_later(
+            self.connect_timeout, self._spawn, self._expire_if_anonymous(eio_sid))
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        timer = self._timers.pop(eio_sid, None)
+        if timer is not None:
+            timer.cancel()
+        await super()._handle_eio_disconnect(eio_sid, reason)
+
+    async def _expire_if_anonymous(self, eio_sid: str) -> None:
+        self._timers.pop(eio_sid, None)
+        if eio_sid not in self.environ:
+            return
+        if any(self.manager.sid_from_eio_sid(eio_sid, ns) for ns in NAMESPACES):
+            return
+        await self._close(eio_sid, "connect_timeout")
+
+    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+        if not isinstance(data, str) or eio_sid in self._binary_packet:
+            # engage speaks JSON only; binary attachments go over HTTP uploads.
+            await self._close(eio_sid, "binary_packet")
+            return
+        try:
+            pkt = self.packet_class(encoded_packet=data)
+        except Exception:  # noqa: BLE001 - any decode failure is the client's malformed packet
+            await self._close(eio_sid, "malformed_packet")
+            return
+        if pkt.packet_type == packet.EVENT:
+            await self._guarded_event(eio_sid, pkt, len(data))
+        elif pkt.packet_type in (packet.CONNECT, packet.DISCONNECT, packet.ACK):
+            if pkt.packet_type == packet.CONNECT and not isinstance(pkt.data, dict | None):
+                await self._close(eio_sid, "malformed_packet")
+                return
+            await super()._handle_eio_message(eio_sid, data)
+        else:
+            await self._close(eio_sid, "unexpected_packet")
+
+    async def _close(self, eio_sid: str, reason: str) -> None:
+        self.metrics.protocol_errors.labels(reason).inc()
+        log.info("closing connection", extra={"eio_sid": eio_sid, "reason": reason})
+        await self.eio.disconnect(eio_sid)
+
+    # -- events ---------------------------------------------------------------------------
+    async def _guarded_event(self, eio_sid: str, pkt: packet.Packet, raw_size: int) -> None:
+        namespace = pkt.namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        state = self.sockets.get(sid) if sid else None
+        if state is None:
+            await self._close(eio_sid, "not_connected")
+            return
+        try:
+            name, args = split_event(pkt.data)
+        except MalformedPacket:
+            await self._close(eio_sid, "malformed_event")
+            return
+        try:
+            if not state.bucket.take(time.monotonic()):
+                raise RateLimited(retry_after=round(state.bucket.retry_after(), 3))
+            spec, payload = check_event(namespace, name, args, raw_size, state.role)
+            if spec.cost > 1 and not state.bucket.take(time.monotonic(), spec.cost - 1):
+                raise RateLimited(retry_after=round(state.bucket.retry_after(spec.cost), 3))
+            handler = self._event_handlers[namespace].get(name)
+            if handler is None:
+                raise UnknownEvent(f"no event {name!r} in {namespace}")
+        except EngageError as exc:
+            label = "_unknown" if exc.code in ("unknown_event", "reserved_event") else name
+            self.metrics.events.labels(namespace, label).inc()
+            state.refused_in_row += 1
+            await self._reply_error(state, pkt.id, exc)
+            if state.refused_in_row > FLOOD_LIMIT:
+                await self._close(eio_sid, "flood")
+            return
+        state.refused_in_row = 0
+        self.metrics.events.labels(namespace, name).inc()
+        self._spawn(self._run_handler(state, handler, payload, pkt.id))
+
+    async def _run_handler(self, state: SocketState, handler: Handler, payload: Payload,
+                           ack_id: int | None) -> None:
+        try:
+            if state.session_id is not None:
+                session = await self._session_check(state.session_id)
+                if session is None:
+                    raise NotAuthenticated("your session has ended; sign in again")
+            result = await handler(state, payload)
+        except EngageError as exc:
+            await self._reply_error(state, ack_id, exc)
+            if isinstance(exc, NotAuthenticated):
+                await self.disconnect(state.sid, namespace=state.namespace)
+            return
+        except Exception:
+            log.exception("event handler failed", extra={"namespace": state.namespace})
+            await self._reply_error(state, ack_id, EngageError("internal error"))
+            return
+        if ack_id is not None:
+            await self._ack(state, ack_id, {"ok": True, **(result or {})})
+
+    async def _reply_error(self, state: SocketState, ack_id: int | None,
+                           exc: EngageError) -> None:
+        self.metrics.event_errors.labels(state.namespace, exc.code).inc()
+        body = exc.to_ack()
+        if ack_id is not None:
+            await self._ack(state, ack_id, body)
+        else:
+            await self.emit("engage:error", body, to=state.sid, namespace=state.namespace)
+
+    async def _ack(self, state: SocketState, ack_id: int, body: dict[str, Any]) -> None:
+        await self._send_packet(state.eio_sid, self.packet_class(
+            packet.ACK, namespace=state.namespace, id=ack_id, data=[body]))
+
+    # -- helpers for adapters -------------------------------------------------------------
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drop_user(self, username: str, reason: str) -> int:
+        """Tell and disconnect this node's sockets of one staff member."""
+        mine = [s for s in self.sockets.values() if s.username == username]
+        for state in mine:
+            await self.emit("session_ended", {"reason": reason}, to=state.sid,
+                            namespace=state.namespace)
+            await self.disconnect(state.sid, namespace=state.namespace)
+        return len(mine)
+
+    async def close_all(self) -> None:
+        """Graceful shutdown: disconnect every local socket, then wait for handler tasks."""
+        for state in list(self.sockets.values()):
+            await self.disconnect(state.sid, namespace=state.namespace)
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
