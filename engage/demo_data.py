@@ -191,7 +191,7 @@ def _purchases(rng: np.random.Generator, age: IntArray, income: IntArray, hh: In
                 rng.integers(0, N_DAYS, len(m)))
 
     # Small repeat services fill up to the requested size, mostly for active households.
-    planted = sum(len(part[0]) for part in led.parts)
+    planted = len(led.arrays()[0])
     fill = max(target - planted, 0)
     weight = np.where(lead, 0.0, 1.0 + 2.0 * renter + 3.0 * buyer + 1.5 * owner)
     cust = rng.choice(n, fill, p=weight / weight.sum())
@@ -201,3 +201,145 @@ def _purchases(rng: np.random.Generator, age: IntArray, income: IntArray, hh: In
     led.add(cust, prod, fill_day, qty=np.where(prod == _SKU["PM-CLN"],
                                                rng.integers(1, 5, fill), 1))
     return led
+
+
+def _names(rng: np.random.Generator, n: int) -> tuple[list[str], list[str], list[str]]:
+    """Pinyin display names, hanzi names, and the e-mail local part built from the pinyin."""
+    sur = _pick(rng, [w for *_, w in cat.SURNAMES], n).tolist()
+    g1 = rng.integers(0, len(cat.GIVEN_SYLLABLES), n).tolist()
+    g2 = np.where(rng.random(n) < 0.65, rng.integers(0, len(cat.GIVEN_SYLLABLES), n), -1)
+    names, names_zh, locals_ = [], [], []
+    for s, a, b in zip(sur, g1, g2.tolist(), strict=True):
+        (sp, sz, _), (ap, az) = cat.SURNAMES[s], cat.GIVEN_SYLLABLES[a]
+        bp, bz = cat.GIVEN_SYLLABLES[b] if b >= 0 else ("", "")
+        names.append(f"{sp} {(ap + bp).capitalize()}")
+        names_zh.append(sz + az + bz)
+        locals_.append(f"{ap}{bp}.{sp.lower()}")
+    return names, names_zh, locals_
+
+
+def _contacts(rng: np.random.Generator, locals_: list[str]) -> tuple[list[str], list[str]]:
+    """Unique E.164 mobiles and e-mails, then ~1% of each spoiled for the cleansing step."""
+    n = len(locals_)
+    prefix = rng.integers(0, len(cat.MOBILE_PREFIXES), n).tolist()
+    suffix = rng.choice(10**8, n, replace=False).tolist()  # unique: only planted dups share
+    phones = [f"+86{cat.MOBILE_PREFIXES[p]}{s:08d}" for p, s in zip(prefix, suffix, strict=True)]
+    domains = _pick(rng, [w for _, w in cat.EMAIL_DOMAINS], n).tolist()
+    serial = (rng.permutation(n) + 100).tolist()  # unique, so addresses never collide
+    numeric = (rng.random(n) < 0.6).tolist()
+    emails = [f"{10_000_000 + 4973 * k}@qq.com" if d == 0 and num
+              else f"{loc}{k}@{cat.EMAIL_DOMAINS[d][0]}"
+              for loc, d, k, num in zip(locals_, domains, serial, numeric, strict=True)]
+    for i, kind in zip(*_spoiled(rng, n), strict=True):
+        phones[i] = ("", phones[i][3:10], phones[i][:-4], "00000000000")[kind % 4]
+    for i, kind in zip(*_spoiled(rng, n), strict=True):
+        e = emails[i]
+        emails[i] = ("", e.replace("@", ""), e.rsplit(".", 1)[0], e.replace("@", "@@"),
+                     e.replace(".", " ", 1))[kind % 5]
+    return phones, emails
+
+
+def _spoiled(rng: np.random.Generator, n: int) -> tuple[list[int], list[int]]:
+    rows = np.flatnonzero(rng.random(n) < INVALID_CONTACT_RATE)
+    return rows.tolist(), rng.integers(0, 20, len(rows)).tolist()
+
+
+def _when(seconds: Any) -> list[datetime]:
+    return [WINDOW_START + timedelta(seconds=s) for s in np.asarray(seconds).tolist()]
+
+
+def _office_seconds(rng: np.random.Generator, day: Any) -> IntArray:
+    """Seconds since WINDOW_START during 09:00-21:00 Shanghai time (01:00-13:00 UTC)."""
+    day = np.asarray(day, dtype=np.int64)
+    return day * DAY + 3600 + rng.integers(0, 11 * 3600, len(day))
+
+
+def generate_dataset(seed: int = 20261122, customers: int = 20_000,
+                     transactions: int = 100_000) -> DemoDataset:
+    """Every demo document, a pure function of its arguments."""
+    if customers < 10 or transactions < 0:
+        raise ValueError("demo data needs at least 10 customers and no negative sizes")
+    rng = np.random.default_rng(seed)
+    n_dup = round(customers * DUPLICATE_RATE)
+    n_p = customers - n_dup
+    age = _pick(rng, cat.AGE_WEIGHTS, n_p)
+    # Income peaks mid-career; the bands are annual household income in CNY.
+    income_z = rng.standard_normal(n_p) + np.array([-0.9, -0.1, 0.35, 0.4, 0.1, -0.4])[age]
+    income = np.searchsorted([-1.0, -0.1, 0.75, 1.6], income_z).astype(np.int64)
+    hh = np.clip(1 + rng.poisson(np.array([0.6, 1.3, 2.3, 2.2, 1.6, 1.0])[age]), 1, 6)
+    district = _pick(rng, [w for _, w in cat.DISTRICTS], n_p)
+    origin = _pick(rng, [w for _, w in cat.ORIGIN_CHANNELS], customers)
+    names, names_zh, locals_ = _names(rng, customers)
+    phones, emails = _contacts(rng, locals_)
+
+    cust, prod, day, qty, amount = _purchases(rng, age, income, hh, district, origin[:n_p],
+                                              transactions).arrays()
+    if len(cust) > transactions:
+        keep = np.sort(rng.choice(len(cust), transactions, replace=False))
+        cust, prod, day, qty, amount = cust[keep], prod[keep], day[keep], qty[keep], amount[keep]
+    at = _office_seconds(rng, day)
+
+    first = np.full(customers, np.inf)
+    np.minimum.at(first, cust, at)
+    created = np.where(np.isfinite(first), first - rng.exponential(45 * DAY, customers),
+                       rng.uniform(-730 * DAY, N_DAYS * DAY, customers))
+    # Duplicates: the same person registered again later, sharing a phone or an e-mail.
+    valid = [i for i in range(n_p) if phones[i].startswith("+86") and len(phones[i]) == 14
+             and "@" in emails[i] and "@@" not in emails[i] and " " not in emails[i]]
+    orig = rng.choice(np.array(valid), n_dup, replace=False)
+    dup = np.arange(n_p, customers)
+    created[dup] = np.minimum(created[orig] + rng.uniform(30, 540, n_dup) * DAY,
+                              N_DAYS * DAY - 1)
+    share_phone = rng.random(n_dup) < 0.75
+    share_email = ~share_phone | (rng.random(n_dup) < 0.5)
+    variant = rng.integers(0, 4, n_dup).tolist()
+    for j, (d, o) in enumerate(zip(dup.tolist(), orig.tolist(), strict=True)):
+        sur, given = names[o].split(" ")
+        names[d] = (f"{given} {sur}", names[o].lower(), f"{sur} {given[0]}.", names_zh[o])[
+            variant[j]]
+        names_zh[d] = names_zh[o]
+        phones[d] = phones[o] if share_phone[j] else phones[d]
+        emails[d] = emails[o] if share_email[j] else emails[d]
+    owner_of = np.concatenate([np.arange(n_p), orig])  # attributes follow the person
+    dup_of = np.full(n_p, -1)
+    dup_of[orig] = dup
+    # Some later purchases are made under the second account, as happens in real CRMs.
+    moved = (dup_of[cust] >= 0) & (rng.random(len(cust)) < 0.3)
+    moved &= at >= created[np.maximum(dup_of[cust], 0)]
+    cust = np.where(moved, dup_of[cust], cust)
+
+    spend = np.bincount(cust, weights=amount, minlength=customers)
+    score = np.log1p(spend) + rng.normal(0, 0.5, customers)
+    rank = np.empty(customers, dtype=np.int64)
+    rank[np.argsort(-score, kind="stable")] = np.arange(customers)
+    tier = np.searchsorted([0.05, 0.17, 0.40], rank / customers, side="right")
+    tier = np.where((spend > 0) & (np.arange(customers) < n_p), 3 - tier, 0).clip(0, 3)
+
+    order = np.argsort(created, kind="stable")  # customer numbers follow registration order
+    cid = np.empty(customers, dtype=object)
+    cid[order] = [f"C{i + 1:07d}" for i in range(customers)]
+    created_at = _when(np.minimum(created, N_DAYS * DAY - 1))
+    cust_docs = [
+        {"_id": cid[i], "name": names[i], "name_zh": names_zh[i], "phone": phones[i],
+         "email": emails[i], "age_band": cat.AGE_BANDS[age[p]],
+         "income_band": cat.INCOME_BANDS[income[p]], "district": cat.DISTRICTS[district[p]][0],
+         "household_size": int(hh[p]), "origin_channel": cat.ORIGIN_CHANNELS[origin[i]][0],
+         "membership": cat.MEMBERSHIPS[tier[i]], "created_at": created_at[i]}
+        for i, p in enumerate(owner_of.tolist())]
+    cust_docs.sort(key=lambda doc: str(doc["_id"]))
+
+    t_order = np.lexsort((cust, at))
+    cust, prod, at, qty, amount = cust[t_order], prod[t_order], at[t_order], qty[t_order], \
+        amount[t_order]
+    t_when = _when(at)
+    tx_docs = [{"_id": f"T{k + 1:08d}", "customer_id": cid[c], "sku": cat.PRODUCTS[p].sku,
+                "business_line": cat.PRODUCTS[p].business_line, "amount": a, "quantity": q,
+                "at": t_when[k]}
+               for k, (c, p, q, a) in enumerate(zip(cust.tolist(), prod.tolist(), qty.tolist(),
+                                                    amount.tolist(), strict=True))]
+    leads = np.flatnonzero(~np.isfinite(first[:n_p]))
+    return DemoDataset(
+        products=[p.document() for p in cat.PRODUCTS], customers=cust_docs,
+        transactions=tx_docs,
+        interactions=_interactions(rng, cust, prod, at, leads, cid),
+        duplicates=[(cid[d], cid[o]) for d, o in zip(dup.tolist(), orig.tolist(), strict=True)])

@@ -102,7 +102,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_eio_connect(eio_sid, environ)
         loop = asyncio.get_running_loop()
         self._timers[eio_sid] = loop.call_later(
-            self.connect_timeout, self._spawn, self._expire_if_anonymous(eio_sid))
+            self.connect_timeout, lambda: self._spawn(self._expire_if_anonymous(eio_sid)))
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         timer = self._timers.pop(eio_sid, None)

@@ -61,3 +61,76 @@ async def db(mongo_url: str, db_name: str) -> AsyncIterator[AsyncDatabase[Docume
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# -- a live engage node on real Redis and nx-27017 ----------------------------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from engage.app import SERVICES, create_app  # noqa: E402
+from engage.backends import open_backends  # noqa: E402
+from engage.config import Settings, load  # noqa: E402
+from engage.embedded import free_port  # noqa: E402
+from engage.models import Role  # noqa: E402
+from engage.services import Services  # noqa: E402
+
+PASSWORD = "test-password-123"
+SITE_ORIGIN = "http://shop.example.test"
+SITE_KEY = "site_test"
+
+
+@dataclass
+class LiveNode:
+    url: str
+    settings: Settings
+    app: web.Application
+
+    @property
+    def services(self) -> Services:
+        return self.app[SERVICES]
+
+
+def node_settings(redis_url: str, mongo_url: str, db_name: str, tmp: Path,
+                  **env: str) -> Settings:
+    port = free_port()
+    return load({"ENGAGE_REDIS_URL": redis_url, "ENGAGE_MONGO_URL": mongo_url,
+                 "ENGAGE_MONGO_DB": db_name, "ENGAGE_PORT": str(port),
+                 "ENGAGE_DATA_DIR": str(tmp), "ENGAGE_SECRET_KEY": "test-secret-key",
+                 "ENGAGE_LOG_JSON": "false", **env})
+
+
+@pytest.fixture
+async def node(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
+               redis: aioredis.Redis, aiohttp_server) -> AsyncIterator[LiveNode]:  # type: ignore[no-untyped-def]
+    """One engage node on a loopback port, with a site and one user per role."""
+    settings = node_settings(redis_server.url, mongo_url, db_name, tmp_path,
+                             ENGAGE_CONNECT_TIMEOUT="2")
+    async with open_backends(settings, own_children=False) as backends:
+        app = create_app(settings, backends)
+        await aiohttp_server(app, port=settings.port)
+        services = app[SERVICES]
+        for role in Role:
+            await services.staff.add(role.value, PASSWORD, role)
+        await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
+        yield LiveNode(url=settings.public_url, settings=settings, app=app)
+        client = AsyncMongoClient(mongo_url)
+        await client.drop_database(db_name)
+        await client.close()
+
+
+async def login(http: aiohttp.ClientSession, url: str, username: str,
+                password: str = PASSWORD) -> aiohttp.ClientResponse:
+    return await http.post(f"{url}/login", json={"username": username, "password": password})
+
+
+async def socket_token(url: str, username: str) -> str:
+    """Sign in as ``username`` and get a one-use Socket.IO token."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        response = await login(http, url, username)
+        assert response.status == 200, await response.text()
+        response = await http.post(f"{url}/api/socket-token")
+        assert response.status == 200, await response.text()
+        return str((await response.json())["token"])
