@@ -1,14 +1,26 @@
-"""Constant tables of the demo real-estate group: products, people, districts, staff, sites, queues."""
+"""The demo real-estate group's fixed tables (products, people, staff, sites, queues) and
+how demo names and contacts are drawn from them."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from engage.models import Role
 
 Document = dict[str, Any]
+INVALID_CONTACT_RATE = 0.01
+
+# Three years of history, fixed so every load is identical: never derived from now().
+WINDOW_START = datetime(2023, 11, 1, tzinfo=UTC)
+WINDOW_END = datetime(2026, 11, 1, tzinfo=UTC)  # exclusive: the last day is 2026-10-31
+N_DAYS = (WINDOW_END - WINDOW_START).days
+DAY = 86_400
 
 BUSINESS_LINES: tuple[str, ...] = (
     "buy_sell", "rent", "decoration", "greening", "property_management")
@@ -201,3 +213,92 @@ def queue_documents() -> list[Document]:
                      "business_hours": {"tz": "Asia/Shanghai", "days": list(range(7)),
                                         "open": hours[0], "close": hours[1]}})
     return docs
+
+
+def pick(rng: np.random.Generator, weights: Any, size: int) -> NDArray[np.int64]:
+    """``size`` indices drawn with probability proportional to ``weights``."""
+    p = np.asarray(weights, dtype=np.float64)
+    return rng.choice(len(p), size=size, p=p / p.sum()).astype(np.int64)
+
+
+def person_names(rng: np.random.Generator, n: int) -> tuple[list[str], list[str], list[str]]:
+    """Pinyin display names, hanzi names, and the e-mail local part built from the pinyin."""
+    sur = pick(rng, [w for *_, w in SURNAMES], n).tolist()
+    g1 = rng.integers(0, len(GIVEN_SYLLABLES), n).tolist()
+    g2 = np.where(rng.random(n) < 0.65, rng.integers(0, len(GIVEN_SYLLABLES), n), -1)
+    names, names_zh, locals_ = [], [], []
+    for s, a, b in zip(sur, g1, g2.tolist(), strict=True):
+        (sp, sz, _), (ap, az) = SURNAMES[s], GIVEN_SYLLABLES[a]
+        bp, bz = GIVEN_SYLLABLES[b] if b >= 0 else ("", "")
+        names.append(f"{sp} {(ap + bp).capitalize()}")
+        names_zh.append(sz + az + bz)
+        locals_.append(f"{ap}{bp}.{sp.lower()}")
+    return names, names_zh, locals_
+
+
+def contact_details(rng: np.random.Generator, locals_: list[str]) -> tuple[list[str], list[str]]:
+    """Unique E.164 mobiles and e-mails, then ~1% of each spoiled for the cleansing step."""
+    n = len(locals_)
+    prefix = rng.integers(0, len(MOBILE_PREFIXES), n).tolist()
+    suffix = rng.choice(10**8, n, replace=False).tolist()  # unique: only planted dups share
+    phones = [f"+86{MOBILE_PREFIXES[p]}{s:08d}" for p, s in zip(prefix, suffix, strict=True)]
+    domains = pick(rng, [w for _, w in EMAIL_DOMAINS], n).tolist()
+    serial = (rng.permutation(n) + 100).tolist()  # unique, so addresses never collide
+    numeric = (rng.random(n) < 0.6).tolist()
+    emails = [f"{10_000_000 + 4973 * k}@qq.com" if d == 0 and num
+              else f"{loc}{k}@{EMAIL_DOMAINS[d][0]}"
+              for loc, d, k, num in zip(locals_, domains, serial, numeric, strict=True)]
+    for i, kind in zip(*_spoiled(rng, n), strict=True):
+        phones[i] = ("", phones[i][3:10], phones[i][:-4], "00000000000")[kind % 4]
+    for i, kind in zip(*_spoiled(rng, n), strict=True):
+        e = emails[i]
+        emails[i] = ("", e.replace("@", ""), e.rsplit(".", 1)[0], e.replace("@", "@@"),
+                     e.replace(".", " ", 1))[kind % 5]
+    return phones, emails
+
+
+def _spoiled(rng: np.random.Generator, n: int) -> tuple[list[int], list[int]]:
+    rows = np.flatnonzero(rng.random(n) < INVALID_CONTACT_RATE)
+    return rows.tolist(), rng.integers(0, 20, len(rows)).tolist()
+
+
+def when(seconds: Any) -> list[datetime]:
+    """Datetimes (UTC) of second offsets from WINDOW_START."""
+    return [WINDOW_START + timedelta(seconds=s) for s in np.asarray(seconds).tolist()]
+
+
+def office_seconds(rng: np.random.Generator, day: Any) -> NDArray[np.int64]:
+    """A second offset on each given day during 09:00-20:00 Shanghai time (01:00-12:00 UTC),
+    so contacts fall inside the queues' business hours."""
+    days: NDArray[np.int64] = np.asarray(day, dtype=np.int64)
+    return days * DAY + 3600 + rng.integers(0, 11 * 3600, len(days))
+
+
+def _clean(phone: str, email: str) -> bool:
+    return (phone.startswith("+86") and len(phone) == 14 and "@" in email
+            and "@@" not in email and " " not in email and "." in email.split("@")[-1])
+
+
+def plant_duplicates(rng: np.random.Generator, names: list[str], names_zh: list[str],
+                     phones: list[str], emails: list[str], n_dup: int) -> NDArray[np.int64]:
+    """Make the last ``n_dup`` rows people who registered twice: a slightly different name,
+    the same phone, e-mail or both. Returns the rows of the originals, all with clean contacts
+    so the dedupe step can find every pair."""
+    n_p = len(names) - n_dup
+    orig = rng.choice(np.array([i for i in range(n_p) if _clean(phones[i], emails[i])]),
+                      n_dup, replace=False).astype(np.int64)
+    share_phone = (rng.random(n_dup) < 0.75).tolist()
+    share_email = (rng.random(n_dup) < 0.5).tolist()
+    variant = rng.integers(0, 4, n_dup).tolist()
+    for j, o in enumerate(orig.tolist()):
+        d = n_p + j
+        sur, given = names[o].split(" ")
+        names[d] = (f"{given} {sur}", names[o].lower(), f"{sur} {given[0]}.", names_zh[o])[
+            variant[j]]
+        names_zh[d] = names_zh[o]
+        phones[d] = phones[o] if share_phone[j] else phones[d]
+        if share_email[j] or not share_phone[j]:
+            emails[d] = emails[o]
+        else:  # a second address of the same person; '_' keeps it unique among all addresses
+            emails[d] = f"{given.lower()}_{sur.lower()}{j}@{EMAIL_DOMAINS[j % 8][0]}"
+    return orig

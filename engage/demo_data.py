@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from tqdm import tqdm
 
 from engage import demo_catalog as cat
+from engage.demo_catalog import DAY, N_DAYS, WINDOW_END, WINDOW_START
 from engage.staff import StaffDirectory
 
 Document = dict[str, Any]
@@ -24,14 +24,9 @@ FloatArray = NDArray[np.float64]
 DEMO_VERSION = 1
 DEMO_PASSWORD = "engage-demo-2026"
 META_ID = "demo_data"
-WINDOW_START = datetime(2023, 11, 1, tzinfo=UTC)
-WINDOW_END = datetime(2026, 11, 1, tzinfo=UTC)  # exclusive: the last day is 2026-10-31
-N_DAYS = (WINDOW_END - WINDOW_START).days
-DAY = 86_400
 BATCH = 5_000
 INTERACTIONS_PER_TRANSACTION = 0.3
 DUPLICATE_RATE = 0.005
-INVALID_CONTACT_RATE = 0.01
 LEAD_RATE = 0.10  # customers known only as prospects: no purchase yet, the PTC targets
 BULK_COLLECTIONS = ("customers", "transactions", "interactions", "products")
 
@@ -64,11 +59,6 @@ class DemoDataset:
 
 def demo_logins() -> list[tuple[str, str]]:
     return [(a.username, a.role.value) for a in cat.staff_accounts()]
-
-
-def _pick(rng: np.random.Generator, weights: Any, size: int) -> IntArray:
-    p = np.asarray(weights, dtype=np.float64)
-    return rng.choice(len(p), size=size, p=p / p.sum()).astype(np.int64)
 
 
 @dataclass
@@ -140,7 +130,7 @@ def _purchases(rng: np.random.Generator, age: IntArray, income: IntArray, hh: In
     d, dv = b[deco], villa[deco]
     d_day = t0[deco] + np.minimum(14 + rng.gamma(2.0, 45.0, len(d)), 350)
     kind = np.array([_SKU[s] for s in ("DC-FUL", "DC-KB", "DC-SFT", "DC-SMT")])
-    led.add(d, np.where(dv, _SKU["DC-FUL"], kind[_pick(rng, [45, 25, 20, 10], len(d))]), d_day,
+    led.add(d, np.where(dv, _SKU["DC-FUL"], kind[cat.pick(rng, [45, 25, 20, 10], len(d))]), d_day,
             scale=np.where(dv, 2.5, 1.0))
     m = rng.random(len(d)) < 0.3
     led.add(d[m], np.where(rng.random(m.sum()) < 0.6, _SKU["DC-SFT"], _SKU["DC-SMT"]),
@@ -185,73 +175,22 @@ def _purchases(rng: np.random.Generator, age: IntArray, income: IntArray, hh: In
     led.add(o[m], "PM-BAS", o_day[m], every=365, times=years)
     m = rng.random(len(o)) < np.array([0.05, 0.1, 0.15, 0.25, 0.35])[income[o]]
     led.add(o[m], "PM-PRK", o_day[m], every=365, times=years)
-    for skus, p in ((("DC-PNT", "DC-FLR", "DC-KB"), 0.06), (("GR-IND", "GR-BAL"), 0.06)):
-        m = np.flatnonzero(rng.random(len(o)) < p)
-        led.add(o[m], np.array([_SKU[s] for s in skus])[rng.integers(0, len(skus), len(m))],
-                rng.integers(0, N_DAYS, len(m)))
+    for choice in (("DC-PNT", "DC-FLR", "DC-KB"), ("GR-IND", "GR-BAL")):
+        rows = np.flatnonzero(rng.random(len(o)) < 0.06)
+        led.add(o[rows], np.array([_SKU[s] for s in choice])[
+            rng.integers(0, len(choice), len(rows))], rng.integers(0, N_DAYS, len(rows)))
 
     # Small repeat services fill up to the requested size, mostly for active households.
     planted = len(led.arrays()[0])
     fill = max(target - planted, 0)
     weight = np.where(lead, 0.0, 1.0 + 2.0 * renter + 3.0 * buyer + 1.5 * owner)
     cust = rng.choice(n, fill, p=weight / weight.sum())
-    skus = np.array([_SKU[s] for s in ("PM-CLN", "PM-FIX", "GR-IND", "BS-VAL", "DC-PNT")])
-    prod = skus[_pick(rng, [50, 30, 10, 6, 4], fill)]
+    repeat = np.array([_SKU[s] for s in ("PM-CLN", "PM-FIX", "GR-IND", "BS-VAL", "DC-PNT")])
+    prod = repeat[cat.pick(rng, [50, 30, 10, 6, 4], fill)]
     fill_day = start[cust] + rng.random(fill) * (N_DAYS - start[cust])
     led.add(cust, prod, fill_day, qty=np.where(prod == _SKU["PM-CLN"],
                                                rng.integers(1, 5, fill), 1))
     return led
-
-
-def _names(rng: np.random.Generator, n: int) -> tuple[list[str], list[str], list[str]]:
-    """Pinyin display names, hanzi names, and the e-mail local part built from the pinyin."""
-    sur = _pick(rng, [w for *_, w in cat.SURNAMES], n).tolist()
-    g1 = rng.integers(0, len(cat.GIVEN_SYLLABLES), n).tolist()
-    g2 = np.where(rng.random(n) < 0.65, rng.integers(0, len(cat.GIVEN_SYLLABLES), n), -1)
-    names, names_zh, locals_ = [], [], []
-    for s, a, b in zip(sur, g1, g2.tolist(), strict=True):
-        (sp, sz, _), (ap, az) = cat.SURNAMES[s], cat.GIVEN_SYLLABLES[a]
-        bp, bz = cat.GIVEN_SYLLABLES[b] if b >= 0 else ("", "")
-        names.append(f"{sp} {(ap + bp).capitalize()}")
-        names_zh.append(sz + az + bz)
-        locals_.append(f"{ap}{bp}.{sp.lower()}")
-    return names, names_zh, locals_
-
-
-def _contacts(rng: np.random.Generator, locals_: list[str]) -> tuple[list[str], list[str]]:
-    """Unique E.164 mobiles and e-mails, then ~1% of each spoiled for the cleansing step."""
-    n = len(locals_)
-    prefix = rng.integers(0, len(cat.MOBILE_PREFIXES), n).tolist()
-    suffix = rng.choice(10**8, n, replace=False).tolist()  # unique: only planted dups share
-    phones = [f"+86{cat.MOBILE_PREFIXES[p]}{s:08d}" for p, s in zip(prefix, suffix, strict=True)]
-    domains = _pick(rng, [w for _, w in cat.EMAIL_DOMAINS], n).tolist()
-    serial = (rng.permutation(n) + 100).tolist()  # unique, so addresses never collide
-    numeric = (rng.random(n) < 0.6).tolist()
-    emails = [f"{10_000_000 + 4973 * k}@qq.com" if d == 0 and num
-              else f"{loc}{k}@{cat.EMAIL_DOMAINS[d][0]}"
-              for loc, d, k, num in zip(locals_, domains, serial, numeric, strict=True)]
-    for i, kind in zip(*_spoiled(rng, n), strict=True):
-        phones[i] = ("", phones[i][3:10], phones[i][:-4], "00000000000")[kind % 4]
-    for i, kind in zip(*_spoiled(rng, n), strict=True):
-        e = emails[i]
-        emails[i] = ("", e.replace("@", ""), e.rsplit(".", 1)[0], e.replace("@", "@@"),
-                     e.replace(".", " ", 1))[kind % 5]
-    return phones, emails
-
-
-def _spoiled(rng: np.random.Generator, n: int) -> tuple[list[int], list[int]]:
-    rows = np.flatnonzero(rng.random(n) < INVALID_CONTACT_RATE)
-    return rows.tolist(), rng.integers(0, 20, len(rows)).tolist()
-
-
-def _when(seconds: Any) -> list[datetime]:
-    return [WINDOW_START + timedelta(seconds=s) for s in np.asarray(seconds).tolist()]
-
-
-def _office_seconds(rng: np.random.Generator, day: Any) -> IntArray:
-    """Seconds since WINDOW_START during 09:00-21:00 Shanghai time (01:00-13:00 UTC)."""
-    day = np.asarray(day, dtype=np.int64)
-    return day * DAY + 3600 + rng.integers(0, 11 * 3600, len(day))
 
 
 def generate_dataset(seed: int = 20261122, customers: int = 20_000,
@@ -262,44 +201,32 @@ def generate_dataset(seed: int = 20261122, customers: int = 20_000,
     rng = np.random.default_rng(seed)
     n_dup = round(customers * DUPLICATE_RATE)
     n_p = customers - n_dup
-    age = _pick(rng, cat.AGE_WEIGHTS, n_p)
+    age = cat.pick(rng, cat.AGE_WEIGHTS, n_p)
     # Income peaks mid-career; the bands are annual household income in CNY.
     income_z = rng.standard_normal(n_p) + np.array([-0.9, -0.1, 0.35, 0.4, 0.1, -0.4])[age]
     income = np.searchsorted([-1.0, -0.1, 0.75, 1.6], income_z).astype(np.int64)
     hh = np.clip(1 + rng.poisson(np.array([0.6, 1.3, 2.3, 2.2, 1.6, 1.0])[age]), 1, 6)
-    district = _pick(rng, [w for _, w in cat.DISTRICTS], n_p)
-    origin = _pick(rng, [w for _, w in cat.ORIGIN_CHANNELS], customers)
-    names, names_zh, locals_ = _names(rng, customers)
-    phones, emails = _contacts(rng, locals_)
+    district = cat.pick(rng, [w for _, w in cat.DISTRICTS], n_p)
+    origin = cat.pick(rng, [w for _, w in cat.ORIGIN_CHANNELS], customers)
+    names, names_zh, locals_ = cat.person_names(rng, customers)
+    phones, emails = cat.contact_details(rng, locals_)
 
     cust, prod, day, qty, amount = _purchases(rng, age, income, hh, district, origin[:n_p],
                                               transactions).arrays()
-    if len(cust) > transactions:
+    keep = np.arange(min(len(cust), transactions))
+    if len(cust) > transactions:  # only when asked for fewer purchases than the journeys make
         keep = np.sort(rng.choice(len(cust), transactions, replace=False))
-        cust, prod, day, qty, amount = cust[keep], prod[keep], day[keep], qty[keep], amount[keep]
-    at = _office_seconds(rng, day)
+    cust, prod, qty, day, amount = cust[keep], prod[keep], qty[keep], day[keep], amount[keep]
+    at = cat.office_seconds(rng, day)
 
     first = np.full(customers, np.inf)
     np.minimum.at(first, cust, at)
-    created = np.where(np.isfinite(first), first - rng.exponential(45 * DAY, customers),
-                       rng.uniform(-730 * DAY, N_DAYS * DAY, customers))
-    # Duplicates: the same person registered again later, sharing a phone or an e-mail.
-    valid = [i for i in range(n_p) if phones[i].startswith("+86") and len(phones[i]) == 14
-             and "@" in emails[i] and "@@" not in emails[i] and " " not in emails[i]]
-    orig = rng.choice(np.array(valid), n_dup, replace=False)
+    created = np.floor(np.where(np.isfinite(first), first - rng.exponential(45 * DAY, customers),
+                                rng.uniform(-730 * DAY, N_DAYS * DAY, customers)))
+    orig = cat.plant_duplicates(rng, names, names_zh, phones, emails, n_dup)
     dup = np.arange(n_p, customers)
-    created[dup] = np.minimum(created[orig] + rng.uniform(30, 540, n_dup) * DAY,
-                              N_DAYS * DAY - 1)
-    share_phone = rng.random(n_dup) < 0.75
-    share_email = ~share_phone | (rng.random(n_dup) < 0.5)
-    variant = rng.integers(0, 4, n_dup).tolist()
-    for j, (d, o) in enumerate(zip(dup.tolist(), orig.tolist(), strict=True)):
-        sur, given = names[o].split(" ")
-        names[d] = (f"{given} {sur}", names[o].lower(), f"{sur} {given[0]}.", names_zh[o])[
-            variant[j]]
-        names_zh[d] = names_zh[o]
-        phones[d] = phones[o] if share_phone[j] else phones[d]
-        emails[d] = emails[o] if share_email[j] else emails[d]
+    created[dup] = np.minimum(created[orig] + rng.integers(30, 540, n_dup) * DAY,
+                              N_DAYS * DAY - 1)  # the second registration comes later
     owner_of = np.concatenate([np.arange(n_p), orig])  # attributes follow the person
     dup_of = np.full(n_p, -1)
     dup_of[orig] = dup
@@ -318,7 +245,7 @@ def generate_dataset(seed: int = 20261122, customers: int = 20_000,
     order = np.argsort(created, kind="stable")  # customer numbers follow registration order
     cid = np.empty(customers, dtype=object)
     cid[order] = [f"C{i + 1:07d}" for i in range(customers)]
-    created_at = _when(np.minimum(created, N_DAYS * DAY - 1))
+    created_at = cat.when(np.minimum(created, N_DAYS * DAY - 1))
     cust_docs = [
         {"_id": cid[i], "name": names[i], "name_zh": names_zh[i], "phone": phones[i],
          "email": emails[i], "age_band": cat.AGE_BANDS[age[p]],
@@ -329,9 +256,9 @@ def generate_dataset(seed: int = 20261122, customers: int = 20_000,
     cust_docs.sort(key=lambda doc: str(doc["_id"]))
 
     t_order = np.lexsort((cust, at))
-    cust, prod, at, qty, amount = cust[t_order], prod[t_order], at[t_order], qty[t_order], \
+    cust, prod, qty, at, amount = cust[t_order], prod[t_order], qty[t_order], at[t_order], \
         amount[t_order]
-    t_when = _when(at)
+    t_when = cat.when(at)
     tx_docs = [{"_id": f"T{k + 1:08d}", "customer_id": cid[c], "sku": cat.PRODUCTS[p].sku,
                 "business_line": cat.PRODUCTS[p].business_line, "amount": a, "quantity": q,
                 "at": t_when[k]}
@@ -343,3 +270,118 @@ def generate_dataset(seed: int = 20261122, customers: int = 20_000,
         transactions=tx_docs,
         interactions=_interactions(rng, cust, prod, at, leads, cid),
         duplicates=[(cid[d], cid[o]) for d, o in zip(dup.tolist(), orig.tolist(), strict=True)])
+
+
+def _interactions(rng: np.random.Generator, cust: IntArray, prod: IntArray, at: IntArray,
+                  leads: IntArray, cid: NDArray[np.object_]) -> list[Document]:
+    """Contacts around purchases: mostly pre-sale questions, some after-sales service, and a
+    tenth from prospects who have not bought yet."""
+    n = round(len(cust) * INTERACTIONS_PER_TRANSACTION)
+    if n == 0:
+        return []
+    n_lead = n // 10 if len(leads) else 0
+    weight = np.array([3.0, 2.0, 2.0, 1.0, 0.6])[_LINE_OF[prod]]
+    k = rng.choice(len(cust), n - n_lead, p=weight / weight.sum())
+    near = np.where(rng.random(len(k)) < 0.8, -rng.integers(0, 22, len(k)),
+                    rng.integers(1, 61, len(k)))
+    day = np.concatenate([at[k] // DAY + near, rng.integers(0, N_DAYS, n_lead)])
+    start = cat.office_seconds(rng, np.clip(day, 0, N_DAYS - 1))
+    order = np.argsort(start, kind="stable")  # ids follow time, like a real contact log
+    start = start[order]
+    who = np.concatenate([cust[k], rng.choice(leads, n_lead)])[order]
+    what = np.concatenate([prod[k], rng.integers(0, len(cat.PRODUCTS), n_lead)])[order]
+    channel = cat.pick(rng, [w for _, w in cat.INTERACTION_CHANNELS], n)
+    disp = cat.pick(rng, [w for _, w, _ in cat.DISPOSITIONS], n)
+    email = channel == [c for c, _ in cat.INTERACTION_CHANNELS].index("email")
+    abandoned = [d for d, *_ in cat.DISPOSITIONS].index("abandoned")
+    disp[email & (disp == abandoned)] = 0  # an e-mail is never abandoned in a queue
+    gone = disp == abandoned
+    wait = np.round(rng.exponential(np.where(email, 3 * 3600, np.where(gone, 75, 25))))
+    talk = np.where(gone, 0, np.round(np.array([540, 420, 900, 360, 600])[channel]
+                                      * rng.lognormal(0, 0.5, n)))
+    end = np.minimum(start + wait + talk, N_DAYS * DAY - 1)
+    line = _LINE_OF[what]
+    pools = [[a.username for a in cat.agent_accounts() if q in a.queues]
+             for q in cat.BUSINESS_LINES]
+    slot = rng.integers(0, 1_000_000, n)
+    surveyed = ~gone & (rng.random(n) < 0.35)
+    # Resolved contacts score higher: the KPI pages should show that link.
+    csat = np.where(disp == 0, cat.pick(rng, [2, 4, 10, 34, 50], n),
+                    cat.pick(rng, [6, 10, 24, 35, 25], n)) + 1
+    starts, ends = cat.when(start), cat.when(end)
+    return [{"_id": f"I{i + 1:08d}", "customer_id": cid[c], "channel": cat.INTERACTION_CHANNELS[
+                ch][0], "queue": cat.BUSINESS_LINES[ln],
+             "agent": None if g else pools[ln][pk % len(pools[ln])],
+             "started_at": starts[i], "ended_at": ends[i], "wait_seconds": int(w),
+             "disposition": cat.DISPOSITIONS[d][0], "csat": cs if sv else None,
+             "summary": f"{cat.PRODUCTS[p].name}: {cat.DISPOSITIONS[d][2]}"}
+            for i, (c, p, ch, ln, g, pk, w, d, cs, sv) in enumerate(zip(
+                who.tolist(), what.tolist(), channel.tolist(), line.tolist(), gone.tolist(),
+                slot.tolist(), wait.tolist(), disp.tolist(), csat.tolist(), surveyed.tolist(),
+                strict=True))]
+
+
+async def _assert_reference_data(db: AsyncDatabase[Document], staff: StaffDirectory,
+                                 seed: int) -> tuple[int, int, int]:
+    """Staff, sites, queues and products: cheap upserts, redone on every run so a demo can
+    always be signed into and points at the demo websites."""
+    accounts = cat.staff_accounts()
+    for group in range(0, len(accounts), 6):  # argon2 is slow; overlap the round trips
+        await asyncio.gather(*(staff.add(a.username, DEMO_PASSWORD, a.role,
+                                         display_name=a.display_name, skills=a.skills,
+                                         queues=a.queues, replace=True)
+                               for a in accounts[group:group + 6]))
+    sites = cat.site_documents(seed)
+    for site in sites:  # keyed like SiteRegistry.save, which owns this collection
+        await db.sites.replace_one({"site_key": site["site_key"]}, site, upsert=True)
+    queues = cat.queue_documents()
+    for col, docs in (("queues", queues), ("products", [p.document() for p in cat.PRODUCTS])):
+        for doc in docs:
+            await db[col].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    return len(accounts), len(sites), len(queues)
+
+
+async def _ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    for col, keys in (("customers", ("phone", "email", "name", "district")),
+                      ("transactions", ("customer_id", "at", "sku")),
+                      ("interactions", ("customer_id", "started_at"))):
+        for key in keys:
+            await db[col].create_index([(key, ASCENDING)])
+
+
+async def load_demo_data(db: AsyncDatabase[Document], staff: StaffDirectory, *,
+                         customers: int = 20_000, transactions: int = 100_000,
+                         seed: int = 20261122, progress: bool = True) -> DemoSummary:
+    """Load the demo dataset once; a rerun with the same version, seed and sizes only
+    re-asserts staff, sites, queues and products."""
+    n_staff, n_sites, n_queues = await _assert_reference_data(db, staff, seed)
+    meta = await db.meta.find_one({"_id": META_ID}) or {}
+    counts: dict[str, int] = meta.get("counts") or {}
+    if (meta.get("complete") and meta.get("version") == DEMO_VERSION and meta.get("seed") == seed
+            and counts.get("customers") == customers
+            and counts.get("transactions") == transactions
+            # cheap (collection metadata), and catches a collection emptied by hand
+            and all([await db[c].estimated_document_count() == counts.get(c)
+                     for c in BULK_COLLECTIONS])):
+        await _ensure_indexes(db)
+        return DemoSummary(**counts, queues=n_queues, sites=n_sites, staff=n_staff, skipped=True)
+
+    data = await asyncio.to_thread(generate_dataset, seed, customers, transactions)
+    # The marker goes first and comes back last, so an interrupted load is never "complete".
+    await db.meta.delete_one({"_id": META_ID})
+    for name in BULK_COLLECTIONS:
+        await db[name].delete_many({})
+    bulk: dict[str, list[Document]] = {name: getattr(data, name) for name in BULK_COLLECTIONS}
+    with tqdm(total=sum(map(len, bulk.values())), desc="demo data", unit="doc",
+              file=sys.stderr, disable=not progress) as bar:
+        for name, docs in bulk.items():
+            bar.set_postfix_str(name)
+            for i in range(0, len(docs), BATCH):
+                await db[name].insert_many(docs[i:i + BATCH], ordered=False)
+                bar.update(len(docs[i:i + BATCH]))
+    await _ensure_indexes(db)  # after the bulk insert: building once beats updating per row
+    counts = {name: len(docs) for name, docs in bulk.items()}
+    await db.meta.replace_one({"_id": META_ID}, {
+        "_id": META_ID, "version": DEMO_VERSION, "seed": seed, "counts": counts,
+        "complete": True}, upsert=True)
+    return DemoSummary(**counts, queues=n_queues, sites=n_sites, staff=n_staff, skipped=False)

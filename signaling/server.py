@@ -141,7 +141,11 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _close(self, eio_sid: str, reason: str) -> None:
         self.metrics.protocol_errors.labels(reason).inc()
         log.info("closing connection", extra={"eio_sid": eio_sid, "reason": reason})
-        await self.eio.disconnect(eio_sid)
+        transport = self.eio.sockets.get(eio_sid)
+        await self.eio.disconnect(eio_sid)  # sends the Engine.IO CLOSE packet
+        if transport is not None and transport.upgraded:
+            # A hostile client may ignore CLOSE; ending the writer closes the websocket itself.
+            await transport.queue.put(None)
 
     # -- events ---------------------------------------------------------------------------
     async def _guarded_event(self, eio_sid: str, pkt: packet.Packet, raw_size: int) -> None:
