@@ -11,7 +11,13 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from engage.errors import EngageError, Forbidden, NotAuthenticated, OriginNotAllowed
+from engage.errors import (
+    EngageError,
+    Forbidden,
+    InvalidPayload,
+    NotAuthenticated,
+    OriginNotAllowed,
+)
 from engage.models import Role, StaffSession
 from engage.services import Services
 
@@ -115,9 +121,12 @@ def add_login_routes(table: web.RouteTableDef, services: Services) -> None:
         if origin is not None and origin != settings.public_origin:
             raise OriginNotAllowed("cross-site sign-in refused")
         if wants_json:
-            body = await request.json()
+            try:
+                body = await request.json()
+            except ValueError:
+                raise InvalidPayload("the body must be a JSON object") from None
             if not isinstance(body, dict):
-                body = {}
+                raise InvalidPayload("the body must be a JSON object")
         else:
             body = dict(await request.post())
         username, password = str(body.get("username", "")), str(body.get("password", ""))

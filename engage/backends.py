@@ -84,7 +84,8 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
 
 
 @asynccontextmanager
-async def open_backends(settings: Settings, *, own_children: bool = True) -> AsyncIterator[Backends]:
+async def open_backends(settings: Settings, *,
+                        own_children: bool = True) -> AsyncIterator[Backends]:
     """Yield connected backends; embedded children are stopped on exit.
 
     ``own_children`` is true for ``engage serve``: it records the children so CLI commands

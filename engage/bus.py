@@ -68,7 +68,7 @@ class EventListener:
                         await self._dispatch(message.get("data"))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - any Redis failure: back off and resubscribe
+            except Exception as exc:
                 log.warning("event listener lost Redis; retrying", extra={
                     "error": repr(exc), "retry_in": delay})
                 await asyncio.sleep(delay)
@@ -84,5 +84,5 @@ class EventListener:
         for handler in self._handlers.get(event.get("event", ""), []):
             try:
                 await handler(event)
-            except Exception:  # noqa: BLE001 - one bad handler must not stop delivery
+            except Exception:
                 log.exception("event handler failed", extra={"event": event.get("event")})

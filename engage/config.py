@@ -98,7 +98,8 @@ def _parsers() -> dict[str, tuple[str, Any]]:
         "ENGAGE_HOST": ("host", lambda n, v: v),
         "ENGAGE_PORT": ("port", lambda n, v: _parse_int(n, v, 0, 65535)),
         "ENGAGE_DATA_DIR": ("data_dir", lambda n, v: Path(v)),
-        "ENGAGE_REDIS_URL": ("redis_url", lambda n, v: _check_url(n, v, ("redis", "rediss", "unix"))),
+        "ENGAGE_REDIS_URL": (
+            "redis_url", lambda n, v: _check_url(n, v, ("redis", "rediss", "unix"))),
         "ENGAGE_MONGO_URL": (
             "mongo_url", lambda n, v: _check_url(n, v, ("mongodb", "mongodb+srv"))),
         "ENGAGE_MONGO_DB": ("mongo_db", lambda n, v: v),

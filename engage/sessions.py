@@ -16,6 +16,10 @@ from engage.models import Role, StaffSession, StaffUser
 SOCKET_TOKEN_TTL = 60
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class SessionStore:
     """Server-side sessions: the cookie holds only a random id."""
 
@@ -48,7 +52,7 @@ class SessionStore:
         if not session_id or len(session_id) > 128:
             return None
         key = keys.session(session_id)
-        raw = await self._redis.hgetall(key)
+        raw = {_text(k): _text(v) for k, v in (await self._redis.hgetall(key)).items()}
         if not raw:
             return None
         now = self._clock()
@@ -69,7 +73,8 @@ class SessionStore:
 
     async def destroy(self, session_id: str) -> None:
         key = keys.session(session_id)
-        username = await self._redis.hget(key, "username")
+        found = await self._redis.hget(key, "username")
+        username = _text(found) if found else None
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             if username:
@@ -78,7 +83,7 @@ class SessionStore:
 
     async def destroy_user(self, username: str) -> int:
         """End every session of a user (account disabled); returns how many were live."""
-        ids = await self._redis.smembers(keys.user_sessions(username))
+        ids = [_text(i) for i in await self._redis.smembers(keys.user_sessions(username))]
         async with self._redis.pipeline(transaction=True) as pipe:
             for session_id in ids:
                 pipe.delete(keys.session(session_id))
@@ -96,7 +101,7 @@ class SessionStore:
         if not token or len(token) > 128:
             return None
         session_id = await self._redis.getdel(keys.socket_token(token))
-        return await self.get(session_id) if session_id else None
+        return await self.get(_text(session_id)) if session_id else None
 
 
 @dataclass(frozen=True)
@@ -106,12 +111,21 @@ class ThrottlePolicy:
     window_seconds: int = 15 * 60
 
 
+# INCR and start the window on the first failure, atomically (EXPIRE NX needs Redis 7).
+_COUNT_IN_WINDOW = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
 class LoginThrottle:
     """Counts failed sign-ins per account and per client address in a fixed window."""
 
     def __init__(self, redis: aioredis.Redis, policy: ThrottlePolicy | None = None) -> None:
         self._redis = redis
         self.policy = policy or ThrottlePolicy()
+        self._count = redis.register_script(_COUNT_IN_WINDOW)
 
     async def check(self, username: str, ip: str) -> None:
         account_key, ip_key = keys.login_failures_account(username), keys.login_failures_ip(ip)
@@ -123,11 +137,8 @@ class LoginThrottle:
             raise LoginThrottled(retry_after=max(1, int(ttl)))
 
     async def failed(self, username: str, ip: str) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            for key in (keys.login_failures_account(username), keys.login_failures_ip(ip)):
-                pipe.incr(key)
-                pipe.expire(key, self.policy.window_seconds, nx=True)
-            await pipe.execute()
+        for key in (keys.login_failures_account(username), keys.login_failures_ip(ip)):
+            await self._count(keys=[key], args=[self.policy.window_seconds])
 
     async def succeeded(self, username: str) -> None:
         await self._redis.delete(keys.login_failures_account(username))

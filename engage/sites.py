@@ -28,7 +28,7 @@ def check_origin(origin: str) -> str:
 
 
 def _to_site(doc: Document) -> Site:
-    return Site(site_key=doc["site_key"], name=doc.get("name", doc["site_key"]),
+    return Site(site_key=doc["site_key"], name=str(doc.get("name") or doc["site_key"]),
                 allowed_origins=tuple(doc.get("allowed_origins") or ()),
                 identity_secret=doc.get("identity_secret", ""))
 

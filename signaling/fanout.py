@@ -18,10 +18,11 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
     def __init__(self, url: str, max_connections: int, write_only: bool = False) -> None:
         super().__init__(url, channel=keys.SOCKETIO_CHANNEL, write_only=write_only)
         self.max_connections = max_connections
+        self.redis: aioredis.Redis | None = None
         self._retired: set[asyncio.Task[Any]] = set()
 
     def _redis_connect(self) -> None:
-        old = self.redis
+        old: aioredis.Redis | None = self.redis
         pool = aioredis.BlockingConnectionPool.from_url(
             self.redis_url, max_connections=self.max_connections, timeout=10,
             socket_timeout=None, socket_connect_timeout=5, health_check_interval=30)
@@ -35,7 +36,7 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
 
     async def close(self) -> None:
         if self.pubsub is not None:
-            await self.pubsub.aclose()
+            await self.pubsub.aclose()  # type: ignore[no-untyped-call]
         if self.redis is not None:
             await self.redis.aclose()
             self.redis = None

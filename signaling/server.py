@@ -125,7 +125,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         try:
             pkt = self.packet_class(encoded_packet=data)
-        except Exception:  # noqa: BLE001 - any decode failure is the client's malformed packet
+        except Exception:
             await self._close(eio_sid, "malformed_packet")
             return
         if pkt.packet_type == packet.EVENT:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engage.staff import StaffDirectory
 from engage.models import Role
+from engage.staff import StaffDirectory
 
 
 async def test_staff_round_trip(db) -> None:  # type: ignore[no-untyped-def]

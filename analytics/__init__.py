@@ -1,0 +1,1 @@
+"""Pure numpy/scipy analysis: affinity, contribution, outbound lists, heatmaps, KPIs (no I/O)."""
