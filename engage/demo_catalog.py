@@ -294,6 +294,7 @@ def plant_duplicates(rng: np.random.Generator, names: list[str], names_zh: list[
         sur, given = names[o].split(" ")
         names[d] = (f"{given} {sur}", names[o].lower(), f"{sur} {given[0]}.", names_zh[o])[
             variant[j]]
+        names[d] = names_zh[o] if names[d] == names[o] else names[d]  # "Lin Lin" swapped
         names_zh[d] = names_zh[o]
         phones[d] = phones[o] if share_phone[j] else phones[d]
         if share_email[j] or not share_phone[j]:

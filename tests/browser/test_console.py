@@ -88,3 +88,16 @@ async def test_admin_adds_and_disables_a_user(node: LiveNode, open_page: OpenPag
     await expect(added.locator("td").nth(2)).to_have_text("disabled")
     await expect(admin.page.get_by_role("button", name="Enable lin.wei")).to_be_focused()
     assert admin.errors == []
+
+
+async def test_disabled_agent_is_sent_to_login(node: LiveNode, open_page: OpenPage) -> None:
+    agent = await open_page()
+    await agent.sign_in("agent")
+    await expect_connected(agent)
+    admin = await open_page()
+    await admin.sign_in("admin")
+
+    await admin.page.get_by_role("button", name="Disable agent", exact=True).click()
+    await expect(admin.page.locator("tr[data-username='agent'] td").nth(2)).to_have_text("disabled")
+    await expect(agent.page).to_have_url(re.compile(r"/login$"))
+    assert agent.errors == [] and admin.errors == []

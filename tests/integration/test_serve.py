@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import redis.asyncio as aioredis
 import socketio
 from pymongo import AsyncMongoClient
 
@@ -123,8 +124,8 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-async def test_two_nodes_share_one_redis(redis_server: EmbeddedRedis, mongo_url: str,
-                                         db_name: str, tmp_path: Path) -> None:
+async def test_two_nodes_share_one_redis(redis_server: EmbeddedRedis, redis: aioredis.Redis,
+                                         mongo_url: str, db_name: str, tmp_path: Path) -> None:
     """A client on node A receives an event emitted for it by node B."""
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
     staff = StaffDirectory(mongo[db_name])
@@ -166,3 +167,44 @@ async def test_two_nodes_share_one_redis(redis_server: EmbeddedRedis, mongo_url:
         await mongo.close()
 
 
+
+
+async def test_cli_disable_ends_live_sockets_on_a_running_node(
+        redis_server: EmbeddedRedis, redis: aioredis.Redis, mongo_url: str, db_name: str,
+        tmp_path: Path) -> None:
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    await StaffDirectory(mongo[db_name]).add("agent", PASSWORD, Role.AGENT)
+    env = {"ENGAGE_REDIS_URL": redis_server.url, "ENGAGE_MONGO_URL": mongo_url,
+           "ENGAGE_MONGO_DB": db_name, "ENGAGE_DATA_DIR": str(tmp_path)}
+    try:
+        async with node(env) as (url, _):
+            agent = socketio.AsyncClient(reconnection=False)
+            ended: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            agent.on("session_ended", ended.put_nowait, namespace="/agent")
+            await agent.connect(url, namespaces=["/agent"],
+                                auth={"token": await socket_token(url, "agent")},
+                                transports=["websocket"])
+            cli = {**os.environ, **env}
+            done = subprocess.run([sys.executable, "-m", "engage", "users", "disable", "agent"],
+                                  env=cli, capture_output=True, text=True, cwd=ROOT, timeout=60)
+            assert done.returncode == 0, done.stderr
+            assert "ended 1 session(s)" in done.stdout
+            assert (await asyncio.wait_for(ended.get(), 10))["reason"] == "account disabled"
+            await asyncio.wait_for(agent.wait(), 10)
+            listed = subprocess.run([sys.executable, "-m", "engage", "users", "list"], env=cli,
+                                    capture_output=True, text=True, cwd=ROOT, timeout=60)
+            assert any(line.split()[:3] == ["agent", "agent", "disabled"]
+                       for line in listed.stdout.splitlines())
+            missing = subprocess.run([sys.executable, "-m", "engage", "users", "disable", "ghost"],
+                                     env=cli, capture_output=True, text=True, cwd=ROOT, timeout=60)
+            assert missing.returncode == 1 and "no user 'ghost'" in missing.stderr
+    finally:
+        await mongo.drop_database(db_name)
+        await mongo.close()
+
+
+def test_cli_reports_bad_configuration() -> None:
+    done = subprocess.run([sys.executable, "-m", "engage", "serve", "--port", "eighty"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 2
+    assert "ENGAGE_PORT: expected a whole number" in done.stderr
