@@ -117,7 +117,8 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         metrics=services.metrics, client_manager=fanout,
         origin_allowed=services.sites.origin_known,
         session_check=lambda sid: services.sessions.get(sid),
-        connect_timeout=settings.connect_timeout_seconds)
+        connect_timeout=settings.connect_timeout_seconds,
+        rate=settings.socket_rate, burst=settings.socket_burst)
     register(sockets, SignalingDeps(sessions=services.sessions, sites=services.sites,
                                     visitor_tokens=services.visitor_tokens,
                                     node_id=settings.node_id))
@@ -137,7 +138,12 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     async def on_sites_changed(event: dict[str, object]) -> None:
         await services.sites.refresh()
 
+    async def on_session_ended(event: dict[str, object]) -> None:
+        await sockets.drop_user(str(event.get("username")), "signed out",
+                                session_id=str(event.get("session_id")))
+
     listener.on(bus.STAFF_SESSIONS_REVOKED, on_revoked)
+    listener.on(bus.STAFF_SESSION_ENDED, on_session_ended)
     listener.on(bus.SITES_CHANGED, on_sites_changed)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

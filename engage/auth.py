@@ -39,7 +39,12 @@ class AuthService:
         return session
 
     async def logout(self, session_id: str) -> None:
+        """End one session; its sockets on every node are closed too."""
+        session = await self.sessions.get(session_id, touch=False)
         await self.sessions.destroy(session_id)
+        if session is not None:
+            await bus.publish(self._redis, bus.STAFF_SESSION_ENDED, username=session.username,
+                              session_id=session_id)
 
     async def disable(self, username: str) -> tuple[StaffUser, int]:
         """Disable an account, end its sessions, and tell every node to drop its sockets."""

@@ -16,6 +16,7 @@ log = logging.getLogger("engage.bus")
 
 # Event names. Services publish them; adapters decide who is told.
 STAFF_SESSIONS_REVOKED = "staff.sessions_revoked"
+STAFF_SESSION_ENDED = "staff.session_ended"
 SITES_CHANGED = "sites.changed"
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]

@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from engage import logs
+from engage import bus, logs
 from engage.config import ENV_VARS, ConfigError, Settings, flag_for, load, with_secret_key
 from engage.errors import EngageError
 from engage.models import Role
@@ -98,18 +98,27 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from engage.demo_data import DEMO_PASSWORD, demo_logins, load_demo_data
     from engage.staff import StaffDirectory
 
+    if args.customers < 10 or args.transactions < 10:
+        raise EngageError("--customers and --transactions must be at least 10")
     async with open_backends(settings, own_children=False) as backends:
         summary = await load_demo_data(backends.db, StaffDirectory(backends.db),
                                        customers=args.customers,
                                        transactions=args.transactions,
                                        progress=not args.no_progress)
+        # A running node caches sites: tell it the demo sites are there.
+        await bus.publish(backends.redis, bus.SITES_CHANGED, site_key="*")
     state = "already loaded" if summary.skipped else "loaded"
     print(f"demo data {state}: {summary.customers:,} customers, "
           f"{summary.transactions:,} transactions, {summary.interactions:,} interactions, "
           f"{summary.products} products, {summary.queues} queues, {summary.sites} sites")
-    print(f"\nDemo sign-ins (password for all: {DEMO_PASSWORD}):")
+    print(f"\nDemo sign-ins at {settings.public_url}/login "
+          f"(password for all: {DEMO_PASSWORD}):")
+    by_role: dict[str, list[str]] = {}
     for username, role in demo_logins():
-        print(f"  {username:<14} {role}")
+        by_role.setdefault(role, []).append(username)
+    for role, names in by_role.items():
+        shown = ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
+        print(f"  {role:<11} {shown}")
     return 0
 
 
@@ -149,7 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"engage: configuration error: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_json)
+    # Commands other than serve talk to people: only warnings go to the log stream.
+    level = settings.log_level if args.command == "serve" or "ENGAGE_LOG_LEVEL" in os.environ \
+        else "WARNING"
+    logs.configure(level, settings.log_json)
     try:
         if args.command == "serve":
             import uvloop

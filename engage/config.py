@@ -65,6 +65,8 @@ class Settings:
     session_absolute_seconds: int = 12 * 3600
     connect_timeout_seconds: int = 10
     redis_max_connections: int = 64
+    socket_rate: int = 20  # events per second per socket, sustained
+    socket_burst: int = 40
     log_level: str = "INFO"
     log_json: bool = True
     node_id: str = ""
@@ -116,6 +118,8 @@ def _parsers() -> dict[str, tuple[str, Any]]:
             "connect_timeout_seconds", lambda n, v: _parse_int(n, v, 1, 15)),
         "ENGAGE_REDIS_MAX_CONNECTIONS": (
             "redis_max_connections", lambda n, v: _parse_int(n, v, 4, 10000)),
+        "ENGAGE_SOCKET_RATE": ("socket_rate", lambda n, v: _parse_int(n, v, 1, 100_000)),
+        "ENGAGE_SOCKET_BURST": ("socket_burst", lambda n, v: _parse_int(n, v, 1, 100_000)),
         "ENGAGE_LOG_LEVEL": ("log_level", lambda n, v: v.upper()),
         "ENGAGE_LOG_JSON": ("log_json", _parse_bool),
         "ENGAGE_NODE_ID": ("node_id", lambda n, v: v),

@@ -24,6 +24,10 @@ log = logging.getLogger("engage.signaling")
 
 # After this many refused events in a row a socket is flooding, not just eager: close it.
 FLOOD_LIMIT = 200
+# A staff socket re-reads its session from Redis at most this often. Disabling an account or
+# signing out is pushed to every node at once (bus events); this bounds anything missed, and
+# keeps the idle timer of a session alive while its socket is active.
+SESSION_RECHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -39,6 +43,7 @@ class SocketState:
     visitor: VisitorIdentity | None = None
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=40.0))
     refused_in_row: int = 0
+    session_checked_at: float = 0.0
 
 
 Handler = Callable[[SocketState, Payload], Awaitable[dict[str, Any] | None]]
@@ -52,7 +57,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def __init__(self, *, metrics: Metrics, client_manager: socketio.AsyncManager | None,
                  origin_allowed: Callable[[str | None], bool], session_check: SessionCheck,
-                 connect_timeout: float) -> None:
+                 connect_timeout: float, rate: float = 20.0, burst: float = 40.0) -> None:
         super().__init__(
             async_mode="aiohttp", client_manager=client_manager, json=OrjsonCodec,
             cors_allowed_origins=origin_allowed, cors_credentials=False,
@@ -60,6 +65,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             logger=False, engineio_logger=False, ping_interval=20, ping_timeout=20)
         self.metrics = metrics
         self.connect_timeout = connect_timeout
+        self.rate, self.burst = rate, burst
         self.sockets: dict[str, SocketState] = {}
         self._session_check = session_check
         self._event_handlers: dict[str, dict[str, Handler]] = {ns: {} for ns in NAMESPACES}
@@ -77,6 +83,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
                 self.metrics.event_errors.labels(namespace, exc.code).inc()
                 raise socketio.exceptions.ConnectionRefusedError(
                     exc.message, {"code": exc.code}) from None
+            state.bucket = TokenBucket(rate=self.rate, burst=self.burst)
             self.sockets[sid] = state
             self.metrics.connections.labels(namespace).inc()
             if state.username:
@@ -184,10 +191,12 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     async def _run_handler(self, state: SocketState, handler: Handler, payload: Payload,
                            ack_id: int | None) -> None:
         try:
-            if state.session_id is not None:
-                session = await self._session_check(state.session_id)
-                if session is None:
+            now = time.monotonic()
+            if state.session_id is not None \
+                    and now - state.session_checked_at >= SESSION_RECHECK_SECONDS:
+                if await self._session_check(state.session_id) is None:
                     raise NotAuthenticated("your session has ended; sign in again")
+                state.session_checked_at = now
             result = await handler(state, payload)
         except EngageError as exc:
             await self._reply_error(state, ack_id, exc)
@@ -220,9 +229,10 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def drop_user(self, username: str, reason: str) -> int:
-        """Tell and disconnect this node's sockets of one staff member."""
-        mine = [s for s in self.sockets.values() if s.username == username]
+    async def drop_user(self, username: str, reason: str, session_id: str | None = None) -> int:
+        """Tell and disconnect this node's sockets of one staff member (or of one session)."""
+        mine = [s for s in self.sockets.values() if s.username == username
+                and (session_id is None or s.session_id == session_id)]
         for state in mine:
             await self.emit("session_ended", {"reason": reason}, to=state.sid,
                             namespace=state.namespace)

@@ -4,7 +4,7 @@
  */
 
 /** A successful ack: `{ok: true, ...fields}`. */
-export type AckOk<T extends object = Record<string, never>> = { ok: true } & T;
+export type AckOk<T extends object = Record<never, never>> = { ok: true } & T;
 
 /** A refused or failed request; `code` is stable and safe to branch on. */
 export interface AckError {
@@ -14,7 +14,7 @@ export interface AckError {
   retry_after?: number;
 }
 
-export type Ack<T extends object = Record<string, never>> = AckOk<T> | AckError;
+export type Ack<T extends object = Record<never, never>> = AckOk<T> | AckError;
 
 /** Codes the client makes itself (the server's codes come from engage/errors.py). */
 export const CLIENT_CODES = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage import demo_catalog as cat
@@ -27,9 +28,11 @@ async def counts(db: AsyncDatabase[Document]) -> dict[str, int]:
                          "sites", "staff")}
 
 
-async def test_small_load_counts_and_sign_in(db: AsyncDatabase[Document]) -> None:
+async def test_small_load_counts_and_sign_in(db: AsyncDatabase[Document],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
     staff = StaffDirectory(db)
-    summary = await load_small(db, staff)
+    summary = await load_demo_data(db, staff, customers=2_000, transactions=10_000, seed=11)
+    assert "demo data" in capsys.readouterr().err  # the progress bar, on stderr
     assert summary == DemoSummary(customers=2_000, transactions=10_000, interactions=3_000,
                                   products=len(cat.PRODUCTS), queues=5, sites=2, staff=24,
                                   skipped=False)

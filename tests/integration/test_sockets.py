@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 import socketio
 
-from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode, socket_token
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, LiveNode, socket_token
 
 
 async def connect_staff(node: LiveNode, username: str, namespace: str) -> socketio.AsyncClient:
@@ -112,3 +112,24 @@ async def test_visitor_connects_from_an_allowed_origin(node: LiveNode) -> None:
 async def test_visitor_token_refused_for_a_foreign_origin(node: LiveNode) -> None:
     body = await visitor_token(node, origin="http://evil.example.test")
     assert body["status"] == 403 and body["code"] == "origin_not_allowed"
+
+
+async def test_signing_out_closes_that_sessions_sockets_only(node: LiveNode) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await http.post(f"{node.url}/login", json={"username": "agent", "password": PASSWORD})
+        token = (await (await http.post(f"{node.url}/api/socket-token")).json())["token"]
+        leaving = socketio.AsyncClient(reconnection=False)
+        await leaving.connect(node.url, namespaces=["/agent"], auth={"token": token},
+                              transports=["websocket"])
+        staying = await connect_staff(node, "agent", "/agent")  # another sign-in
+        ended: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        leaving.on("session_ended", ended.put_nowait, namespace="/agent")
+        try:
+            await http.post(f"{node.url}/logout", allow_redirects=False)
+            assert (await asyncio.wait_for(ended.get(), 5))["reason"] == "signed out"
+            await asyncio.wait_for(leaving.wait(), 5)
+            reply = await staying.call("ping", {"text": "still"}, namespace="/agent", timeout=5)
+            assert reply["ok"] is True
+        finally:
+            await leaving.disconnect()
+            await staying.disconnect()
