@@ -51,7 +51,8 @@ def add_admin_routes(routes: StaffRoutes) -> None:
 
     @routes.route("POST", "/api/admin/users/{username}/disable", ADMIN)
     async def disable_user(request: web.Request, session: StaffSession) -> web.StreamResponse:
-        user, ended = await services.auth.disable(request.match_info["username"])
+        user, ended = await services.auth.disable(request.match_info["username"],
+                                                  actor=session.username)
         return web.json_response({"ok": True, "user": _user_json(user),
                                   "sessions_ended": ended})
 

@@ -7,8 +7,8 @@ import logging
 import redis.asyncio as aioredis
 
 from engage import bus
-from engage.errors import BadCredentials
-from engage.models import StaffSession, StaffUser
+from engage.errors import BadCredentials, Conflict
+from engage.models import Role, StaffSession, StaffUser
 from engage.sessions import LoginThrottle, SessionStore
 from engage.staff import StaffDirectory
 
@@ -46,8 +46,19 @@ class AuthService:
             await bus.publish(self._redis, bus.STAFF_SESSION_ENDED, username=session.username,
                               session_id=session_id)
 
-    async def disable(self, username: str) -> tuple[StaffUser, int]:
-        """Disable an account, end its sessions, and tell every node to drop its sockets."""
+    async def disable(self, username: str, *, actor: str | None = None) -> tuple[StaffUser, int]:
+        """Disable an account, end its sessions, and tell every node to drop its sockets.
+
+        Nobody locks themselves out through the web, and the last active admin stays.
+        """
+        if actor is not None and actor == username:
+            raise Conflict("you cannot disable your own account")
+        target = await self.staff.get(username)
+        if target is not None and target.role is Role.ADMIN and not target.disabled:
+            admins = [u for u in await self.staff.list()
+                      if u.role is Role.ADMIN and not u.disabled]
+            if len(admins) <= 1:
+                raise Conflict("this is the last active admin; add another admin first")
         user = await self.staff.set_disabled(username, True)
         ended = await self.sessions.destroy_user(username)
         await bus.publish(self._redis, bus.STAFF_SESSIONS_REVOKED, username=username)

@@ -18,10 +18,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync"]
 DIST = Path(__file__).resolve().parents[2] / "static" / "dist"
 
-# Chromium asks every origin for /favicon.ico on its own; base.html names no icon yet, so that
-# 404 is the browser's, not the page's. Remove once the server serves one.
-IGNORED_RESOURCES = ("/favicon.ico",)
-
 # Sockets connect over loopback in well under a second; the margin is for a loaded CI box.
 expect.set_options(timeout=10_000)
 
@@ -36,7 +32,7 @@ class StaffPage:
     def watch(self) -> None:
         def on_console(message: ConsoleMessage) -> None:
             where = message.location.get("url", "")
-            if message.type == "error" and not where.endswith(IGNORED_RESOURCES):
+            if message.type == "error":
                 self.errors.append(f"console: {message.text} ({where})")
 
         def on_page_error(error: Error) -> None:

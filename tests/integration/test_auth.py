@@ -125,3 +125,14 @@ async def test_login_errors_are_json_for_api_clients(node: LiveNode) -> None:
         bad = await http.post(f"{node.url}/login", data=b"{not json",
                               headers={"Content-Type": "application/json"})
         assert bad.status == 400 and (await bad.json())["ok"] is False
+
+
+async def test_admins_cannot_lock_themselves_or_everyone_out(auth: AuthService) -> None:
+    await auth.staff.add("root", PASSWORD, Role.ADMIN)
+    with pytest.raises(Conflict, match="your own account"):
+        await auth.disable("ann", actor="ann")
+    with pytest.raises(Conflict, match="last active admin"):
+        await auth.disable("root", actor="someone-else")
+    await auth.staff.add("root2", PASSWORD, Role.ADMIN)
+    user, _ = await auth.disable("root", actor="root2")
+    assert user.disabled
