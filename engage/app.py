@@ -17,6 +17,7 @@ from engage.backends import Backends
 from engage.config import Settings
 from engage.errors import EngageError
 from engage.services import Services, build_services
+from signaling.acd_events import SocketNotifier, register_acd
 from signaling.fanout import RedisFanout
 from signaling.namespaces import SignalingDeps, register
 from signaling.server import EngageSocketServer
@@ -122,6 +123,9 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     register(sockets, SignalingDeps(sessions=services.sessions, sites=services.sites,
                                     visitor_tokens=services.visitor_tokens,
                                     node_id=settings.node_id))
+    notifier = SocketNotifier(sockets, services.acd)
+    services.acd.notifier = notifier
+    register_acd(sockets, services.acd, notifier)
     sockets.attach(app, socketio_path="socket.io")
     app[SOCKETS] = sockets
 
@@ -153,8 +157,12 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         # by other nodes reach this node's rooms from the start.
         sockets.manager_initialized = True
         fanout.initialize()
+        await services.eventlog.start()
+        await services.acd.start()
         log.info("node started", extra={"node": settings.node_id, "backends": backends.kind})
         yield
+        await services.acd.stop()
+        await services.eventlog.stop()
         await listener.stop()
         thread = getattr(fanout, "thread", None)
         if thread is not None:

@@ -65,6 +65,7 @@ class Settings:
     session_absolute_seconds: int = 12 * 3600
     connect_timeout_seconds: int = 10
     redis_max_connections: int = 64
+    agent_grace_seconds: int = 30  # a vanished agent's work waits this long before requeue
     socket_rate: int = 20  # events per second per socket, sustained
     socket_burst: int = 40
     log_level: str = "INFO"
@@ -118,6 +119,7 @@ def _parsers() -> dict[str, tuple[str, Any]]:
             "connect_timeout_seconds", lambda n, v: _parse_int(n, v, 1, 15)),
         "ENGAGE_REDIS_MAX_CONNECTIONS": (
             "redis_max_connections", lambda n, v: _parse_int(n, v, 4, 10000)),
+        "ENGAGE_AGENT_GRACE": ("agent_grace_seconds", lambda n, v: _parse_int(n, v, 0, 3600)),
         "ENGAGE_SOCKET_RATE": ("socket_rate", lambda n, v: _parse_int(n, v, 1, 100_000)),
         "ENGAGE_SOCKET_BURST": ("socket_burst", lambda n, v: _parse_int(n, v, 1, 100_000)),
         "ENGAGE_LOG_LEVEL": ("log_level", lambda n, v: v.upper()),

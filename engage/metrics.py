@@ -27,6 +27,14 @@ class Metrics:
             "engage_http_request_seconds", "HTTP request latency by route and status",
             ["route", "method", "status"], registry=self.registry,
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.queue_waiting = Gauge(
+            "engage_queue_waiting", "Interactions waiting per queue", ["queue"],
+            registry=self.registry)
+        self.queue_longest_wait = Gauge(
+            "engage_queue_longest_wait_seconds", "Wait of the longest waiting interaction",
+            ["queue"], registry=self.registry)
+        self.agents = Gauge(
+            "engage_agents", "Agents per state (all nodes)", ["state"], registry=self.registry)
         self.logins = Counter(
             "engage_logins_total", "Staff sign-in attempts by outcome", ["outcome"],
             registry=self.registry)

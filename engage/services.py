@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engage.acd import Acd, SilentNotifier
+from engage.acd_store import AcdStore
 from engage.auth import AuthService
 from engage.backends import Backends
 from engage.config import Settings
+from engage.eventlog import EventLogWriter
 from engage.metrics import Metrics
+from engage.queues import QueueDirectory
 from engage.sessions import LoginThrottle, SessionStore
 from engage.sites import SiteRegistry
 from engage.staff import StaffDirectory
@@ -24,6 +28,9 @@ class Services:
     auth: AuthService
     sites: SiteRegistry
     visitor_tokens: VisitorTokens
+    queues: QueueDirectory
+    acd: Acd
+    eventlog: EventLogWriter
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -31,8 +38,14 @@ def build_services(settings: Settings, backends: Backends) -> Services:
     sessions = SessionStore(backends.redis, settings.session_idle_seconds,
                             settings.session_absolute_seconds)
     throttle = LoginThrottle(backends.redis)
+    metrics = Metrics()
+    store = AcdStore(backends.redis)
+    queues = QueueDirectory(backends.db, store)
+    acd = Acd(store, queues, staff, SilentNotifier(), node_id=settings.node_id, metrics=metrics,
+              grace_seconds=settings.agent_grace_seconds)
     return Services(
-        settings=settings, backends=backends, metrics=Metrics(), staff=staff,
+        settings=settings, backends=backends, metrics=metrics, staff=staff,
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
         sites=SiteRegistry(backends.db, backends.redis, settings.public_origin),
-        visitor_tokens=VisitorTokens(settings.secret_key))
+        visitor_tokens=VisitorTokens(settings.secret_key), queues=queues, acd=acd,
+        eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id))

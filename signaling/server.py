@@ -70,6 +70,8 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         self._session_check = session_check
         self._event_handlers: dict[str, dict[str, Handler]] = {ns: {} for ns in NAMESPACES}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._on_leave: dict[str, list[Callable[[SocketState], Awaitable[None]]]] = {}
+        self._on_join: dict[str, list[Callable[[SocketState], Awaitable[None]]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         for ns in NAMESPACES:
             self.on("disconnect", self._make_disconnect(ns), namespace=ns)
@@ -89,8 +91,26 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             if state.username:
                 await self.enter_room(sid, f"user:{state.username}", namespace=namespace)
                 await self.enter_room(sid, "staff", namespace=namespace)
+            # After this handler returns python-socketio queues the CONNECT packet; hooks
+            # run as a task so anything they emit reaches the client after it.
+            for hook in self._on_join.get(namespace, []):
+                self._spawn(self._run_hook(hook, state))
 
         self.on("connect", on_connect, namespace=namespace)
+
+    def on_join(self, namespace: str, hook: Callable[[SocketState], Awaitable[None]]) -> None:
+        """Run after a socket of ``namespace`` is admitted (e.g. sign the agent in to the ACD)."""
+        self._on_join.setdefault(namespace, []).append(hook)
+
+    async def _run_hook(self, hook: Callable[[SocketState], Awaitable[None]],
+                        state: SocketState) -> None:
+        try:
+            await hook(state)
+        except Exception:  # noqa: BLE001 - logged; the socket stays usable
+            log.exception("join hook failed", extra={"namespace": state.namespace})
+
+    def on_leave(self, namespace: str, hook: Callable[[SocketState], Awaitable[None]]) -> None:
+        self._on_leave.setdefault(namespace, []).append(hook)
 
     def handle(self, namespace: str, event: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -100,8 +120,14 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def _make_disconnect(self, namespace: str) -> Callable[..., Awaitable[None]]:
         async def on_disconnect(sid: str, reason: Any = None) -> None:
-            if self.sockets.pop(sid, None) is not None:
+            state = self.sockets.pop(sid, None)
+            if state is not None:
                 self.metrics.connections.labels(namespace).dec()
+                for hook in self._on_leave.get(namespace, []):
+                    try:
+                        await hook(state)
+                    except Exception:  # noqa: BLE001 - one failing hook must not skip others
+                        log.exception("leave hook failed", extra={"namespace": namespace})
         return on_disconnect
 
     # -- Engine.IO level ----------------------------------------------------------------

@@ -18,7 +18,8 @@ ROLES: list[Role | None] = [None, *Role]
 
 
 def concrete(path: str) -> str:
-    return path.replace("{username}", "nobody").replace("{site_key}", "site_matrix")
+    return (path.replace("{username}", "nobody").replace("{site_key}", "site_matrix")
+            .replace("{queue_id}", "matrix").replace("{ix}", "ix0000000000"))
 
 
 async def request_as(node: LiveNode, role: Role | None, rule: RouteRule) -> aiohttp.ClientResponse:

@@ -1,0 +1,67 @@
+"""ACD over HTTP: queue configuration, headless interaction creation, live queue status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from agent_console.web_admin import _json_object
+from agent_console.web_auth import StaffRoutes
+from engage.acd_store import now_ms
+from engage.errors import InvalidPayload
+from engage.models import Role, StaffSession
+from engage.queues import to_document
+
+SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}
+STAFF = {Role.AGENT, Role.SUPERVISOR, Role.ADMIN}
+
+
+def add_acd_routes(routes: StaffRoutes) -> None:
+    services = routes.services
+
+    @routes.route("GET", "/api/queues", STAFF)
+    async def list_queues(request: web.Request, session: StaffSession) -> web.StreamResponse:
+        store = services.acd.store
+        now = now_ms()
+        out = []
+        for queue in services.queues.all():
+            waiting, oldest = await store.queue_snapshot(queue.queue_id)
+            out.append({**to_document(queue), "waiting": waiting,
+                        "longest_wait_seconds": 0 if oldest is None else (now - oldest) / 1000})
+        return web.json_response({"ok": True, "queues": out,
+                                  "agents": await store.agents_by_state()})
+
+    @routes.route("PUT", "/api/admin/queues/{queue_id}", {Role.ADMIN})
+    async def save_queue(request: web.Request, session: StaffSession) -> web.StreamResponse:
+        body = await _json_object(request)
+        body["_id"] = request.match_info["queue_id"]
+        queue = await services.queues.save(body)
+        return web.json_response({"ok": True, "queue": to_document(queue)})
+
+    @routes.route("POST", "/api/interactions", SUPERVISING)
+    async def create_interaction(request: web.Request, session: StaffSession
+                                 ) -> web.StreamResponse:
+        body = await _json_object(request)
+        queue, channel = body.get("queue"), body.get("channel", "chat")
+        context = body.get("context", {})
+        priority = body.get("priority")
+        if not isinstance(queue, str) or not isinstance(channel, str):
+            raise InvalidPayload("queue and channel: strings")
+        if not isinstance(context, dict):
+            raise InvalidPayload("context: an object")
+        if priority is not None and (not isinstance(priority, int) or isinstance(priority, bool)):
+            raise InvalidPayload("priority: a whole number")
+        created: dict[str, Any] = await services.acd.enqueue(
+            queue, channel, customer=str(body.get("customer", "")), context=context,
+            priority=priority)
+        return web.json_response({"ok": True, **created}, status=201)
+
+    @routes.route("GET", "/api/interactions/{ix}", SUPERVISING)
+    async def get_interaction(request: web.Request, session: StaffSession) -> web.StreamResponse:
+        ix = request.match_info["ix"]
+        status = await services.acd.status(ix)
+        raw = await services.acd.store.interaction(ix)
+        return web.json_response({"ok": True, "interaction": ix, **status,
+                                  "agent": raw.get("agent", ""),
+                                  "channel": raw.get("channel", "")})

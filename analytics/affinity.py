@@ -1,0 +1,291 @@
+"""PTP: pairwise association rules (support, confidence, lift, leverage, conviction) from sparse
+incidence matrices, and running pair counts that take new baskets incrementally.
+
+Metrics follow mlxtend's ``association_rules`` float for float: supports are ``count / n``,
+confidence ``(s_ab * n) / (s_a * n)``, lift ``confidence / s_b``, leverage ``s_ab - s_a * s_b``,
+conviction ``(1 - s_b) / (1 - confidence)`` and ``inf`` when confidence is 1. A rule is kept
+when ``s_ab >= min_support`` and ``confidence >= min_confidence``; both directions are rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+from analytics.errors import require, require_index, require_length
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+Metric = Literal["support", "confidence", "lift", "leverage", "conviction", "count"]
+DENSE_PAIRS_LIMIT = 4096  # up to this many items, running pair counts are a dense matrix
+
+
+@dataclass(frozen=True)
+class AffinityRule:
+    """One rule 'customers with ``antecedent`` also take ``consequent``' (within
+    ``window_days`` after it, for sequence rules); ``count`` customers/baskets show it."""
+
+    antecedent: str
+    consequent: str
+    antecedent_index: int
+    consequent_index: int
+    count: int
+    support: float
+    confidence: float
+    lift: float
+    leverage: float
+    conviction: float
+    antecedent_support: float
+    consequent_support: float
+    window_days: float | None = None
+    median_delay_days: float | None = None  # sequence rules: typical time from A to B
+
+
+@dataclass(frozen=True, eq=False)
+class AffinityRules:
+    """A rule set as parallel arrays, sorted by (antecedent, consequent); ``n`` is the number
+    of baskets or customers the supports are fractions of. Sequence rules also carry, per
+    rule, the sorted shortest delays (seconds) of the customers behind it:
+    ``delays[delay_offsets[r]:delay_offsets[r + 1]]``."""
+
+    items: tuple[str, ...]
+    n: int
+    antecedent: IntArray
+    consequent: IntArray
+    count: IntArray
+    antecedent_count: IntArray
+    consequent_count: IntArray
+    support: FloatArray
+    confidence: FloatArray
+    lift: FloatArray
+    leverage: FloatArray
+    conviction: FloatArray
+    antecedent_support: FloatArray
+    consequent_support: FloatArray
+    min_support: float
+    min_confidence: float
+    window_days: float | None = None
+    delays: IntArray | None = None
+    delay_offsets: IntArray | None = None
+
+    def __len__(self) -> int:
+        return len(self.antecedent)
+
+    def within(self, rule: IntArray, elapsed: npt.NDArray[Any]) -> IntArray:
+        """How many of each ``rule``'s customers took the consequent at most ``elapsed``
+        seconds after the antecedent (broadcasts; sequence rules only)."""
+        if self.delays is None or self.delay_offsets is None:
+            raise ValueError("only sequence rules carry delays")
+        top = int(self.delays.max()) + 1 if len(self.delays) else 1
+        of_rule = np.repeat(np.arange(len(self)), np.diff(self.delay_offsets))
+        key = of_rule * top + self.delays
+        query = rule * top + np.clip(elapsed, -1, top - 1)
+        found: IntArray = np.searchsorted(key, query, side="right") - self.delay_offsets[rule]
+        return found
+
+    def remaining(self, rule: IntArray, elapsed: npt.NDArray[Any]) -> FloatArray:
+        """Chance that a customer who took the antecedent ``elapsed`` seconds ago and not yet
+        the consequent still takes it within the window: (count - within) / (antecedents -
+        within). Sequence rules only."""
+        done = self.within(rule, elapsed)
+        left = self.antecedent_count[rule] - done
+        out: FloatArray = np.where(left > 0, (self.count[rule] - done) / np.maximum(left, 1),
+                                   0.0)
+        return out
+
+    def median_delay_days(self) -> FloatArray:
+        """Per rule, the median shortest delay from antecedent to consequent (NaN: none)."""
+        if self.delays is None or self.delay_offsets is None:
+            return np.full(len(self), np.nan)
+        lo, hi = self.delay_offsets[:-1], self.delay_offsets[1:]
+        mid_lo = self.delays[np.minimum(lo + (hi - lo - 1) // 2, len(self.delays) - 1)]
+        mid_hi = self.delays[np.minimum(lo + (hi - lo) // 2, len(self.delays) - 1)]
+        out: FloatArray = np.where(hi > lo, (mid_lo + mid_hi) / 2 / 86_400, np.nan)
+        return out
+
+    def __getitem__(self, i: int) -> AffinityRule:
+        a, b = int(self.antecedent[i]), int(self.consequent[i])
+        return AffinityRule(
+            antecedent=self.items[a], consequent=self.items[b], antecedent_index=a,
+            consequent_index=b, count=int(self.count[i]), support=float(self.support[i]),
+            confidence=float(self.confidence[i]), lift=float(self.lift[i]),
+            leverage=float(self.leverage[i]), conviction=float(self.conviction[i]),
+            antecedent_support=float(self.antecedent_support[i]),
+            consequent_support=float(self.consequent_support[i]), window_days=self.window_days,
+            median_delay_days=float(self.median_delay_days()[i]) if self.delays is not None
+            else None)
+
+    def __iter__(self) -> Iterator[AffinityRule]:
+        return (self[i] for i in range(len(self)))
+
+    def find(self, antecedent: str, consequent: str) -> AffinityRule | None:
+        """The rule ``antecedent -> consequent`` if it passed the thresholds."""
+        if antecedent not in self.items or consequent not in self.items:
+            return None
+        hit = np.flatnonzero((self.antecedent == self.items.index(antecedent))
+                             & (self.consequent == self.items.index(consequent)))
+        return self[int(hit[0])] if len(hit) else None
+
+    def top(self, k: int, by: Metric = "lift") -> list[AffinityRule]:
+        """The ``k`` strongest rules by ``by`` (ties: higher confidence, then order)."""
+        key = np.asarray(getattr(self, by), dtype=np.float64)
+        order = np.lexsort((np.arange(len(self)), -self.confidence, -key))
+        return [self[int(i)] for i in order[:k]]
+
+    def matrix(self, metric: Metric = "confidence") -> FloatArray:
+        """Items x items, ``metric`` of the rule row -> column, 0 where there is no rule."""
+        size = len(self.items)
+        out = np.zeros((size, size), dtype=np.float64)
+        out[self.antecedent, self.consequent] = getattr(self, metric)
+        return out
+
+
+def incidence(rows: IntArray, cols: IntArray, n_rows: int, n_cols: int) -> Any:
+    """A binary CSR matrix (int32) with a 1 wherever some (row, col) pair occurs."""
+    require_length("cols", len(cols), len(rows))
+    require_index("rows", rows, n_rows)
+    require_index("cols", cols, n_cols)
+    matrix = sparse.csr_array((np.ones(len(rows), dtype=np.int32), (rows, cols)),
+                              shape=(n_rows, n_cols))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1
+    return matrix
+
+
+def binary(matrix: Any) -> Any:
+    """``matrix`` (dense or any sparse format) as a binary CSR matrix (int32)."""
+    out = sparse.csr_array(matrix, dtype=np.int32, copy=True)
+    out.sum_duplicates()
+    out.data = (out.data != 0).astype(np.int32)
+    out.eliminate_zeros()
+    return out
+
+
+def baskets(customer: IntArray, time: IntArray, basket_seconds: int = 86_400
+            ) -> tuple[IntArray, int]:
+    """Basket number of every row (one basket = one customer's purchases in the same
+    ``basket_seconds`` slot, a calendar day by default) and the number of baskets."""
+    require(basket_seconds > 0, "basket_seconds", "positive", basket_seconds)
+    if not len(customer):
+        return np.zeros(0, dtype=np.int64), 0
+    slot = time // basket_seconds
+    slot = slot - slot.min()
+    key = customer * (int(slot.max()) + 1) + slot
+    _, basket = np.unique(key, return_inverse=True)
+    basket = basket.reshape(-1).astype(np.int64)
+    return basket, int(basket.max()) + 1
+
+
+def aggregate(matrix: Any, group: IntArray, n_groups: int) -> Any:
+    """Columns folded into groups (products into business lines), binary."""
+    require_length("group", len(group), matrix.shape[1])
+    require_index("group", group, n_groups)
+    fold = sparse.csr_array((np.ones(len(group), dtype=np.int32),
+                             (np.arange(len(group)), group)), shape=(len(group), n_groups))
+    return binary(sparse.csr_array(matrix) @ fold)
+
+
+def pair_rules(matrix: Any, items: Sequence[str], *, min_support: float,
+               min_confidence: float) -> AffinityRules:
+    """All pairwise rules of a binary basket x item (or customer x item) matrix."""
+    x = binary(matrix)
+    require_length("items", len(items), x.shape[1])
+    pairs = (x.T @ x).tocoo()
+    off = pairs.row != pairs.col
+    count = np.asarray(x.sum(axis=0), dtype=np.int64).reshape(-1)
+    return rules_from_counts(pairs.row[off], pairs.col[off], pairs.data[off], count, count,
+                             x.shape[0], items, min_support=min_support,
+                             min_confidence=min_confidence)
+
+
+def rules_from_counts(a: Any, b: Any, pair_count: Any, antecedent_count: IntArray,
+                      consequent_count: IntArray, n: int, items: Sequence[str], *,
+                      min_support: float, min_confidence: float,
+                      window_days: float | None = None) -> AffinityRules:
+    """Rules from pair counts ``a -> b``; ``antecedent_count``/``consequent_count`` per item."""
+    require(0 < min_support <= 1, "min_support", "in (0, 1]", min_support)
+    require(0 <= min_confidence <= 1, "min_confidence", "in [0, 1]", min_confidence)
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    count = np.asarray(pair_count, dtype=np.int64)
+    nf = float(n)
+    keep = count > 0
+    s_ab = count / nf if n else np.zeros(len(count))
+    keep &= s_ab >= min_support
+    a, b, count, s_ab = a[keep], b[keep], count[keep], s_ab[keep]
+    s_a = antecedent_count[a] / nf
+    s_b = consequent_count[b] / nf
+    confidence = (s_ab * nf) / (s_a * nf)  # mlxtend multiplies both by num_itemsets
+    keep = confidence >= min_confidence
+    a, b, count, s_ab, s_a, s_b, confidence = (v[keep] for v in (a, b, count, s_ab, s_a, s_b,
+                                                                   confidence))
+    order = np.lexsort((b, a))
+    a, b, count, s_ab, s_a, s_b, confidence = (v[order] for v in (a, b, count, s_ab, s_a, s_b,
+                                                                    confidence))
+    conviction = np.full(len(a), np.inf)
+    below = confidence < 1.0
+    conviction[below] = (1.0 - s_b[below]) / (1.0 - confidence[below])
+    return AffinityRules(
+        items=tuple(items), n=n, antecedent=a, consequent=b, count=count,
+        antecedent_count=antecedent_count[a], consequent_count=consequent_count[b], support=s_ab,
+        confidence=confidence, lift=confidence / s_b, leverage=s_ab - s_a * s_b,
+        conviction=conviction, antecedent_support=s_a, consequent_support=s_b,
+        min_support=min_support, min_confidence=min_confidence, window_days=window_days)
+
+
+class AffinityCounts:
+    """Running basket, item and pair counts: ``add`` new baskets (or ``merge`` another
+    worker's counts) without recounting, ask for ``rules`` at any time."""
+
+    def __init__(self, items: Sequence[str]) -> None:
+        self.items = tuple(items)
+        size = len(self.items)
+        self.n = 0
+        self._items = np.zeros(size, dtype=np.int64)
+        self._dense = size <= DENSE_PAIRS_LIMIT
+        self._pairs: Any = (np.zeros((size, size), dtype=np.int64) if self._dense
+                            else sparse.csr_array((size, size), dtype=np.int64))
+
+    @property
+    def item_counts(self) -> IntArray:
+        return self._items.copy()
+
+    def add(self, matrix: Any) -> AffinityCounts:
+        """Count a batch of baskets (rows of a basket x item matrix); returns ``self``."""
+        x = binary(matrix)
+        require_length("batch columns", x.shape[1], len(self.items))
+        pairs = (x.T @ x).tocoo()
+        self.n += x.shape[0]
+        self._items += np.asarray(x.sum(axis=0), dtype=np.int64).reshape(-1)
+        if self._dense:
+            self._pairs[pairs.row, pairs.col] += pairs.data  # canonical: no repeated cells
+        else:
+            self._pairs = (self._pairs + pairs.tocsr().astype(np.int64)).tocsr()
+        return self
+
+    def merge(self, other: AffinityCounts) -> AffinityCounts:
+        """Add another accumulator's counts (same items), e.g. from a parallel worker."""
+        require(other.items == self.items, "other.items", "the same items", len(other.items))
+        self.n += other.n
+        self._items += other._items
+        self._pairs = self._pairs + other._pairs
+        if not self._dense:
+            self._pairs = sparse.csr_array(self._pairs)
+        return self
+
+    def rules(self, *, min_support: float, min_confidence: float) -> AffinityRules:
+        if self._dense:
+            a, b = np.nonzero(self._pairs)
+            count = self._pairs[a, b]
+        else:
+            coo = self._pairs.tocoo()
+            a, b, count = coo.row, coo.col, coo.data
+        off = a != b
+        return rules_from_counts(a[off], b[off], count[off], self._items, self._items, self.n,
+                                 self.items, min_support=min_support,
+                                 min_confidence=min_confidence)

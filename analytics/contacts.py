@@ -1,0 +1,69 @@
+"""Contact-detail rules: normalising phones, e-mails and names, and telling which are usable."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+# E.164: '+', a country code that does not start with 0, at most 15 digits in all.
+E164 = re.compile(r"\+[1-9]\d{7,14}")
+# Mainland China (+86): an 11-digit mobile (1[3-9]...) or an area code + local number.
+CN_NUMBER = re.compile(r"\+86(?:1[3-9]\d{9}|[2-9]\d{8,10})")
+CN_MOBILE_LOCAL = re.compile(r"1[3-9]\d{9}")
+PHONE_NOISE = re.compile(r"[\s\-().]")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+EMAIL = re.compile(rf"[a-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*"
+                   rf"@(?:{_LABEL}\.)+[a-z]{{2,63}}")
+WHITESPACE = re.compile(r"\s+")
+
+
+def normalise_phone(raw: str, default_country: str = "86") -> str:
+    """The E.164 form of ``raw``, or "" when it cannot be a reachable number.
+
+    Spaces, dashes, dots and brackets are dropped; a leading ``00`` becomes ``+``; a bare
+    mainland mobile (11 digits starting 13-19) gets ``+86`` when the default country is 86.
+    Numbers under +86 must be a mainland mobile or landline, anything else plain E.164.
+    """
+    phone = PHONE_NOISE.sub("", raw)
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    elif default_country == "86" and CN_MOBILE_LOCAL.fullmatch(phone):
+        phone = "+86" + phone
+    if not E164.fullmatch(phone):
+        return ""
+    if phone.startswith("+86") and not CN_NUMBER.fullmatch(phone):
+        return ""
+    return phone
+
+
+def normalise_email(raw: str) -> str:
+    """The lower-cased address, or "" when it is not a deliverable-looking address."""
+    email = raw.strip().lower()
+    return email if EMAIL.fullmatch(email) else ""
+
+
+def normalise_name(raw: str) -> str:
+    """Case-folded, with runs of whitespace collapsed, so 'Wang  Wei' and 'wang wei' match."""
+    return WHITESPACE.sub(" ", raw.strip()).casefold()
+
+
+def phone_keys(raw: Sequence[str], default_country: str = "86"
+               ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Normalised phones ("" where unusable), which were blank, and which were invalid."""
+    return _keys([normalise_phone(p, default_country) if p else "" for p in raw], raw)
+
+
+def email_keys(raw: Sequence[str]
+               ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Normalised e-mails ("" where unusable), which were blank, and which were invalid."""
+    return _keys([normalise_email(e) if e else "" for e in raw], raw)
+
+
+def _keys(normal: list[str], raw: Sequence[str]
+          ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    keys = np.array(normal, dtype=np.str_) if normal else np.zeros(0, dtype="<U1")
+    blank = np.fromiter((not r or r.isspace() for r in raw), dtype=np.bool_, count=len(raw))
+    return keys, blank, (keys == "") & ~blank

@@ -1,0 +1,269 @@
+"""The ACD service: interactions through queues to agents, on any number of nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from engage.acd_store import AcdError, AcdStore, Outcome, now_ms
+from engage.metrics import Metrics
+from engage.queues import QueueDirectory
+from engage.routing import Channel, eligible, estimated_wait
+from engage.staff import StaffDirectory
+
+log = logging.getLogger("engage.acd")
+
+DEFAULT_AHT_SECONDS = 180.0
+ROUTE_BATCH = 20
+
+
+class AcdNotifier(Protocol):
+    """How the ACD's decisions reach people; the Socket.IO adapter implements it."""
+
+    async def to_agent(self, username: str, event: str, data: dict[str, Any]) -> None: ...
+
+    async def to_interaction(self, ix: str, event: str, data: dict[str, Any]) -> None: ...
+
+    async def queue_changed(self, queue: str) -> None: ...
+
+
+class SilentNotifier:
+    """For processes without sockets (CLI, benchmarks): decisions are made, nobody is told."""
+
+    async def to_agent(self, username: str, event: str, data: dict[str, Any]) -> None:
+        return None
+
+    async def to_interaction(self, ix: str, event: str, data: dict[str, Any]) -> None:
+        return None
+
+    async def queue_changed(self, queue: str) -> None:
+        return None
+
+
+class Acd:
+    def __init__(self, store: AcdStore, queues: QueueDirectory, staff: StaffDirectory,
+                 notifier: AcdNotifier, *, node_id: str, metrics: Metrics | None = None,
+                 grace_seconds: float = 30.0, heartbeat_timeout_seconds: float = 20.0,
+                 sweep_interval: float = 0.25) -> None:
+        self.store = store
+        self.queues = queues
+        self.staff = staff
+        self.notifier = notifier
+        self.node_id = node_id
+        self.metrics = metrics
+        self.grace_ms = int(grace_seconds * 1000)
+        self.heartbeat_timeout_ms = int(heartbeat_timeout_seconds * 1000)
+        self.sweep_interval = sweep_interval
+        self._local_agents: Counter[str] = Counter()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.queues.refresh()
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._loop(self.sweep, self.sweep_interval),
+                                               name="acd-sweep"),
+                           asyncio.create_task(self._loop(self.heartbeat, 5.0),
+                                               name="acd-heartbeat"),
+                           asyncio.create_task(self._loop(self.update_gauges, 2.0),
+                                               name="acd-gauges")]
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self, step: Any, interval: float) -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a failed round is retried on the next tick
+                log.exception("acd background step failed", extra={"step": step.__name__})
+            await asyncio.sleep(interval)
+
+    # -- outcomes ----------------------------------------------------------------------------
+    async def _apply(self, outcome: Outcome, routed: set[str] | None = None) -> None:
+        """Tell people what was decided, then route the queues that may now match."""
+        for note in outcome.notify:
+            data = dict(note.get("data") or {})
+            if isinstance(data.get("context"), str):
+                data["context"] = orjson.loads(data["context"] or "{}")
+            target, event = str(note["id"]), str(note["event"])
+            if note["to"] == "agent":
+                await self.notifier.to_agent(target, event, data)
+            elif note["to"] == "ix":
+                await self.notifier.to_interaction(target, event, data)
+            elif note["to"] == "queue":
+                await self.notifier.queue_changed(target)
+        routed = routed if routed is not None else set()
+        for queue in outcome.route:
+            if queue not in routed:
+                routed.add(queue)
+                await self.route(queue, routed)
+
+    async def _run(self, op: str, *args: object) -> Outcome:
+        outcome = await self.store.call(op, *args)
+        await self._apply(outcome)
+        return outcome
+
+    async def route(self, queue: str, routed: set[str] | None = None) -> int:
+        """Offer waiting interactions of ``queue`` until no agent matches."""
+        offered = 0
+        routed = routed if routed is not None else {queue}
+        while True:
+            outcome = await self.store.call("route", queue, ROUTE_BATCH)
+            count = len(outcome.fields.get("offered") or [])
+            offered += count
+            await self._apply(Outcome(fields=outcome.fields, notify=outcome.notify,
+                                      route=[q for q in outcome.route if q != queue]), routed)
+            if count < ROUTE_BATCH:
+                return offered
+
+    # -- interactions ------------------------------------------------------------------------
+    async def enqueue(self, queue_id: str, channel: str, *, customer: str = "",
+                      visitor: str = "", site: str = "", context: Mapping[str, Any] | None = None,
+                      priority: int | None = None, front: bool = False) -> dict[str, Any]:
+        queue = self.queues.get(queue_id)
+        try:
+            Channel(channel)
+        except ValueError:
+            raise AcdError("unknown_channel") from None
+        if queue.hours is not None and not queue.hours.is_open(datetime.now(UTC)):
+            raise AcdError("queue_closed", exit="message")
+        ix = await self.store.next_interaction_id()
+        outcome = await self._run(
+            "enqueue", ix, queue_id, channel, "" if priority is None else priority, customer,
+            visitor, site, orjson.dumps(dict(context or {})).decode(), "1" if front else "0")
+        return {"interaction": ix, **(await self.status(ix)),
+                "position": outcome.fields.get("position")}
+
+    async def status(self, ix: str) -> dict[str, Any]:
+        """State, position and estimated wait of one interaction, as its visitor sees it."""
+        h = await self.store.interaction(ix)
+        if not h:
+            raise AcdError("unknown_interaction", "No such interaction.")
+        out: dict[str, Any] = {"state": h["state"], "queue": h.get("queue", "")}
+        if h["state"] == "queued":
+            position = await self.store.position(h["queue"], ix)
+            aht = float(await self.store.redis.hget(
+                self.store.key("q", h["queue"]), "aht") or DEFAULT_AHT_SECONDS)
+            staffed = int(await self.store.redis.scard(
+                self.store.key("q", h["queue"], "staffed")))
+            out["position"] = position
+            out["estimated_wait_seconds"] = round(estimated_wait(position or 0, aht, staffed))
+        return out
+
+    async def accept(self, username: str, ix: str) -> dict[str, Any]:
+        outcome = await self._run("accept", ix, username)
+        fields = dict(outcome.fields)
+        fields["context"] = orjson.loads(fields.get("context") or "{}")
+        return fields
+
+    async def decline(self, username: str, ix: str) -> None:
+        await self._run("decline", ix, username)
+
+    async def complete(self, ix: str, username: str, actor: str) -> None:
+        await self._run("complete", ix, username, actor)
+
+    async def wrap_up(self, username: str, ix: str, disposition: str) -> None:
+        await self._run("wrap", ix, username, disposition)
+
+    async def abandon(self, ix: str, reason: str = "customer_left") -> None:
+        await self._run("abandon", ix, reason)
+
+    async def transfer(self, username: str, ix: str, *, to_queue: str | None = None,
+                       to_agent: str | None = None, warm: bool = False) -> None:
+        if (to_queue is None) == (to_agent is None):
+            raise AcdError("bad_transfer", "Name exactly one of to_queue or to_agent.")
+        if to_queue is not None:
+            if warm:
+                raise AcdError("bad_transfer", "A warm transfer goes to an agent.")
+            self.queues.get(to_queue)
+            await self._run("transfer_queue", ix, username, to_queue)
+        elif warm:
+            await self._run("consult", ix, username, to_agent)
+        else:
+            await self._run("transfer_agent", ix, username, to_agent)
+
+    async def consult_accept(self, username: str, ix: str) -> None:
+        await self._run("consult_accept", ix, username)
+
+    async def consult_complete(self, username: str, ix: str) -> None:
+        await self._run("consult_complete", ix, username)
+
+    async def consult_cancel(self, username: str, ix: str) -> None:
+        await self._run("consult_cancel", ix, username)
+
+    # -- agents ------------------------------------------------------------------------------
+    async def serving_queues(self, username: str) -> list[str]:
+        user = await self.staff.get(username)
+        if user is None:
+            return []
+        chosen = set(user.queues)
+        return [q.queue_id for q in self.queues.all()
+                if (not chosen or q.queue_id in chosen) and eligible(user.skills,
+                                                                     q.required_skills)]
+
+    async def agent_connected(self, username: str) -> dict[str, Any]:
+        self._local_agents[username] += 1
+        queues = await self.serving_queues(username)
+        outcome = await self._run("agent_online", username, ",".join(queues), self.node_id)
+        return {"state": outcome.fields.get("state"), "queues": queues}
+
+    async def agent_disconnected(self, username: str) -> None:
+        self._local_agents[username] -= 1
+        if self._local_agents[username] <= 0:
+            del self._local_agents[username]
+            await self._run("agent_disconnected", username, self.grace_ms)
+
+    async def set_state(self, username: str, state: str, reason: str = "") -> str:
+        outcome = await self._run("agent_state", username, state, reason)
+        return str(outcome.fields.get("state"))
+
+    async def agent_view(self, username: str) -> dict[str, Any]:
+        """Everything a console needs to rebuild itself after a reload."""
+        agent = await self.store.agent(username)
+        items = []
+        for ix in await self.store.agent_interactions(username):
+            h = await self.store.interaction(ix)
+            if h:
+                items.append({"interaction": ix, "state": h.get("state"),
+                              "queue": h.get("queue"), "channel": h.get("channel"),
+                              "customer": h.get("customer"),
+                              "context": orjson.loads(h.get("context") or "{}"),
+                              "consult": h.get("consult", "")})
+        return {"state": agent.get("state", "offline"), "reason": agent.get("reason", ""),
+                "queues": [q for q in agent.get("queues", "").split(",") if q],
+                "interactions": items}
+
+    # -- timers ------------------------------------------------------------------------------
+    async def sweep(self) -> None:
+        await self._run("sweep", self.heartbeat_timeout_ms)
+
+    async def heartbeat(self) -> None:
+        """This node still holds these agents' sockets (a dead node's agents go stale)."""
+        if self._local_agents:
+            now = now_ms()
+            await self.store.redis.zadd(self.store.key("heartbeat"),
+                                        {a: now for a in self._local_agents}, xx=True)
+
+    async def update_gauges(self) -> None:
+        if self.metrics is None:
+            return
+        now = now_ms()
+        for queue in await self.store.queue_ids():
+            waiting, oldest = await self.store.queue_snapshot(queue)
+            self.metrics.queue_waiting.labels(queue).set(waiting)
+            self.metrics.queue_longest_wait.labels(queue).set(
+                0 if oldest is None else (now - oldest) / 1000)
+        for state, count in (await self.store.agents_by_state()).items():
+            self.metrics.agents.labels(state).set(count)
