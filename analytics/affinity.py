@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -100,7 +101,11 @@ class AffinityRules:
 
     def median_delay_days(self) -> FloatArray:
         """Per rule, the median shortest delay from antecedent to consequent (NaN: none)."""
-        if self.delays is None or self.delay_offsets is None:
+        return self._median_delays.copy()
+
+    @cached_property
+    def _median_delays(self) -> FloatArray:
+        if self.delays is None or self.delay_offsets is None or not len(self.delays):
             return np.full(len(self), np.nan)
         lo, hi = self.delay_offsets[:-1], self.delay_offsets[1:]
         mid_lo = self.delays[np.minimum(lo + (hi - lo - 1) // 2, len(self.delays) - 1)]
@@ -117,7 +122,7 @@ class AffinityRules:
             leverage=float(self.leverage[i]), conviction=float(self.conviction[i]),
             antecedent_support=float(self.antecedent_support[i]),
             consequent_support=float(self.consequent_support[i]), window_days=self.window_days,
-            median_delay_days=float(self.median_delay_days()[i]) if self.delays is not None
+            median_delay_days=float(self._median_delays[i]) if self.delays is not None
             else None)
 
     def __iter__(self) -> Iterator[AffinityRule]:

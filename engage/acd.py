@@ -86,7 +86,7 @@ class Acd:
                 await step()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a failed round is retried on the next tick
+            except Exception:
                 log.exception("acd background step failed", extra={"step": step.__name__})
             await asyncio.sleep(interval)
 

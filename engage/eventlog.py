@@ -61,7 +61,7 @@ class EventLogWriter:
             await asyncio.gather(task, return_exceptions=True)
         try:
             await self.drain()
-        except Exception:  # noqa: BLE001 - shutting down: what is left stays pending in Redis
+        except Exception:
             log.warning("event log not fully drained at shutdown; entries stay pending")
 
     async def drain(self) -> int:
@@ -81,7 +81,7 @@ class EventLogWriter:
                 delay = 0.1
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - back off, the entries stay pending
+            except Exception:
                 log.exception("event log write failed; retrying", extra={"retry_in": delay})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -106,7 +106,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
                         state: SocketState) -> None:
         try:
             await hook(state)
-        except Exception:  # noqa: BLE001 - logged; the socket stays usable
+        except Exception:
             log.exception("join hook failed", extra={"namespace": state.namespace})
 
     def on_leave(self, namespace: str, hook: Callable[[SocketState], Awaitable[None]]) -> None:
@@ -126,7 +126,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
                 for hook in self._on_leave.get(namespace, []):
                     try:
                         await hook(state)
-                    except Exception:  # noqa: BLE001 - one failing hook must not skip others
+                    except Exception:
                         log.exception("leave hook failed", extra={"namespace": namespace})
         return on_disconnect
 
