@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_console.web_acd import add_acd_routes
+from agent_console.web_acd import add_acd_routes, add_kpi_routes
 from agent_console.web_admin import add_admin_routes
 from agent_console.web_auth import RouteRule, StaffRoutes, add_login_routes
 from agent_console.web_pages import add_page_routes
@@ -18,5 +18,6 @@ def setup(app: web.Application, services: Services) -> list[RouteRule]:
     add_page_routes(routes)
     add_admin_routes(routes)
     add_acd_routes(routes)
+    add_kpi_routes(routes)
     app.add_routes(routes.table)
     return routes.rules

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from agent_console.web_admin import _json_object
 from agent_console.web_auth import StaffRoutes
 from engage.acd_store import now_ms
 from engage.errors import InvalidPayload
+from engage.kpis import report_to_json
 from engage.models import Role, StaffSession
 from engage.queues import to_document
 
@@ -65,3 +67,25 @@ def add_acd_routes(routes: StaffRoutes) -> None:
         return web.json_response({"ok": True, "interaction": ix, **status,
                                   "agent": raw.get("agent", ""),
                                   "channel": raw.get("channel", "")})
+
+
+def _when(raw: str | None, default: datetime, name: str) -> datetime:
+    if not raw:
+        return default
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidPayload(f"{name}: an ISO-8601 date-time") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def add_kpi_routes(routes: StaffRoutes) -> None:
+    services = routes.services
+
+    @routes.route("GET", "/api/kpis", SUPERVISING)
+    async def kpis(request: web.Request, session: StaffSession) -> web.StreamResponse:
+        now = datetime.now(UTC)
+        end = _when(request.query.get("end"), now, "end")
+        start = _when(request.query.get("start"), end - timedelta(hours=24), "start")
+        report = await services.kpis.report(start, end, request.query.get("queue") or None)
+        return web.json_response({"ok": True, **report_to_json(report)})

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage import eventlog
+from engage import eventlog, kpis
 from engage.config import Settings
 from engage.embedded import EmbeddedMongo, EmbeddedRedis, EmbeddedServer, pid_alive
 
@@ -83,6 +83,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.staff.create_index([("role", ASCENDING)])
     await db.sites.create_index([("site_key", ASCENDING)], unique=True)
     await eventlog.ensure_indexes(db)
+    await kpis.ensure_indexes(db)
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from engage.auth import AuthService
 from engage.backends import Backends
 from engage.config import Settings
 from engage.eventlog import EventLogWriter
+from engage.kpis import KpiService
 from engage.metrics import Metrics
 from engage.queues import QueueDirectory
 from engage.sessions import LoginThrottle, SessionStore
@@ -31,6 +32,7 @@ class Services:
     queues: QueueDirectory
     acd: Acd
     eventlog: EventLogWriter
+    kpis: KpiService
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -48,4 +50,5 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
         sites=SiteRegistry(backends.db, backends.redis, settings.public_origin),
         visitor_tokens=VisitorTokens(settings.secret_key), queues=queues, acd=acd,
-        eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id))
+        eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id),
+        kpis=KpiService(backends.db))
