@@ -13,6 +13,7 @@ import orjson
 
 from engage.acd_store import AcdError, AcdStore, Outcome, now_ms
 from engage.metrics import Metrics
+from engage.profiles import ProfileDirectory
 from engage.queues import QueueDirectory
 from engage.routing import Channel, eligible, estimated_wait
 from engage.staff import StaffDirectory
@@ -49,6 +50,7 @@ class SilentNotifier:
 class Acd:
     def __init__(self, store: AcdStore, queues: QueueDirectory, staff: StaffDirectory,
                  notifier: AcdNotifier, *, node_id: str, metrics: Metrics | None = None,
+                 profiles: ProfileDirectory | None = None,
                  grace_seconds: float = 30.0, heartbeat_timeout_seconds: float = 20.0,
                  sweep_interval: float = 0.25) -> None:
         self.store = store
@@ -57,6 +59,7 @@ class Acd:
         self.notifier = notifier
         self.node_id = node_id
         self.metrics = metrics
+        self.profiles = profiles
         self.grace_ms = int(grace_seconds * 1000)
         self.heartbeat_timeout_ms = int(heartbeat_timeout_seconds * 1000)
         self.sweep_interval = sweep_interval
@@ -93,11 +96,17 @@ class Acd:
     # -- outcomes ----------------------------------------------------------------------------
     async def _apply(self, outcome: Outcome, routed: set[str] | None = None) -> None:
         """Tell people what was decided, then route the queues that may now match."""
+        profiles: dict[str, Any] = {}
         for note in outcome.notify:
             data = dict(note.get("data") or {})
             if isinstance(data.get("context"), str):
                 data["context"] = orjson.loads(data["context"] or "{}")
             target, event = str(note["id"]), str(note["event"])
+            if event in ("offer", "consult_offer") and self.profiles is not None:
+                customer = str(data.get("customer") or "")
+                if customer and customer not in profiles:
+                    profiles[customer] = await self.profiles.summary(customer)
+                data["profile"] = profiles.get(customer)
             if note["to"] == "agent":
                 await self.notifier.to_agent(target, event, data)
             elif note["to"] == "ix":

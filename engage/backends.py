@@ -82,6 +82,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.staff.create_index([("username", ASCENDING)], unique=True)
     await db.staff.create_index([("role", ASCENDING)])
     await db.sites.create_index([("site_key", ASCENDING)], unique=True)
+    await db.transactions.create_index([("customer_id", ASCENDING)])
     await eventlog.ensure_indexes(db)
     await kpis.ensure_indexes(db)
 

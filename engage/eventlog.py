@@ -44,6 +44,8 @@ class EventLogWriter:
         self.consumer = consumer
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
+        # One batch at a time: drain() waits for the background batch in flight.
+        self._lock = asyncio.Lock()
 
     async def start(self) -> None:
         try:
@@ -87,6 +89,10 @@ class EventLogWriter:
                 delay = min(delay * 2, 5.0)
 
     async def _step(self, block_ms: int | None) -> int:
+        async with self._lock:
+            return await self._step_locked(block_ms)
+
+    async def _step_locked(self, block_ms: int | None) -> int:
         claimed = await self._redis.xautoclaim(STREAM, GROUP, self.consumer, CLAIM_IDLE_MS,
                                                start_id="0-0", count=self.batch)
         entries = list(claimed[1]) if claimed and len(claimed) > 1 else []

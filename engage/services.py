@@ -12,6 +12,7 @@ from engage.config import Settings
 from engage.eventlog import EventLogWriter
 from engage.kpis import KpiService
 from engage.metrics import Metrics
+from engage.profiles import ProfileDirectory
 from engage.queues import QueueDirectory
 from engage.sessions import LoginThrottle, SessionStore
 from engage.sites import SiteRegistry
@@ -44,7 +45,8 @@ def build_services(settings: Settings, backends: Backends) -> Services:
     store = AcdStore(backends.redis)
     queues = QueueDirectory(backends.db, store)
     acd = Acd(store, queues, staff, SilentNotifier(), node_id=settings.node_id, metrics=metrics,
-              grace_seconds=settings.agent_grace_seconds)
+              grace_seconds=settings.agent_grace_seconds,
+              profiles=ProfileDirectory(backends.db))
     return Services(
         settings=settings, backends=backends, metrics=metrics, staff=staff,
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),

@@ -82,6 +82,7 @@ local function consult(ix, a, target)
   refresh_agent(target)
   log_ix(ix, h, 'connected', 'connected', 'consult_offered:' .. target, a)
   notify('agent', target, 'consult_offer', {interaction = ix, from_agent = a,
+    customer = h.customer or '',
     channel = h.channel, queue = h.queue, deadline_ms = deadline, context = h.context or '{}'})
   return result({ok = true})
 end
