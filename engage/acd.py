@@ -148,12 +148,13 @@ class Acd:
             raise AcdError("unknown_channel") from None
         if queue.hours is not None and not queue.hours.is_open(datetime.now(UTC)):
             raise AcdError("queue_closed", exit="message")
-        ix = await self.store.next_interaction_id()
         outcome = await self._run(
-            "enqueue", ix, queue_id, channel, "" if priority is None else priority, customer,
+            "enqueue", "", queue_id, channel, "" if priority is None else priority, customer,
             visitor, site, orjson.dumps(dict(context or {})).decode(), "1" if front else "0")
-        return {"interaction": ix, **(await self.status(ix)),
-                "position": outcome.fields.get("position")}
+        ix = str(outcome.fields["interaction"])
+        status = await self.status(ix) if outcome.fields.get("state") == "queued" else {
+            "state": outcome.fields.get("state"), "queue": queue_id}
+        return {"interaction": ix, **status}
 
     async def status(self, ix: str) -> dict[str, Any]:
         """State, position and estimated wait of one interaction, as its visitor sees it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -54,8 +54,8 @@ _MESSAGES = {
 
 
 def load_script_text(rules: CapacityRules = DEFAULT_CAPACITY) -> str:
-    package = resources.files("engage") / "lua"
-    text = "\n".join((package / part).read_text() for part in _LUA_PARTS)
+    folder = Path(__file__).resolve().parent / "lua"
+    text = "\n".join((folder / part).read_text() for part in _LUA_PARTS)
     capacity = orjson.dumps(rules.as_lua()).decode()
     return text.replace("__MOVES__", lua_table()).replace(
         "__CAPACITY__", "'" + capacity.replace("'", "\\'") + "'")

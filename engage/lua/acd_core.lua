@@ -121,7 +121,8 @@ end
 
 -- After any change to an agent: busy/available from its load, and its place in the ready
 -- sets of every queue it serves, one per channel: an agent is in q:<q>:ready:<channel> only
--- while it can take one more of that channel, so routing never scans full agents.
+-- while it can take one more of that channel, so routing never scans full agents. A queue is
+-- routed again only when an agent newly becomes ready in it.
 local function refresh_agent(a)
   local ag = hgetall(agkey(a))
   if ag.state == nil then return end
@@ -130,14 +131,15 @@ local function refresh_agent(a)
     if ag.state ~= want then set_agent_state(a, ag, want, '') end
   end
   local ok = routable(ag)
+  local takes = {}
+  for ch, _ in pairs(CAP.limits) do takes[ch] = ok and can_take(ag, ch) end
   for _, q in ipairs(split(ag.queues)) do
     local strategy = redis.call('HGET', key('q', q), 'strategy') or 'longest_idle'
     local score = ready_score(strategy, ag)
-    for ch, _ in pairs(CAP.limits) do
+    for ch, yes in pairs(takes) do
       local zkey = key('q', q, 'ready', ch)
-      if ok and can_take(ag, ch) then
-        redis.call('ZADD', zkey, score, a)
-        want_route(q)
+      if yes then
+        if redis.call('ZADD', zkey, score, a) == 1 then want_route(q) end
       else
         redis.call('ZREM', zkey, a)
       end
@@ -151,10 +153,13 @@ local function add_load(a, channel, delta)
   redis.call('HSET', agkey(a), 'idle_since_ms', NOW)
 end
 
+-- Waiting interactions: one zset per queue (positions, length) and one per queue and
+-- channel (routing), so a call nobody can take never blocks a chat behind it.
 local function waiting_add(ix, h, front)
   local order = tonumber(h.order)
   if front then order = order - FRONT_BONUS; redis.call('HSET', ixkey(ix), 'order', order) end
   redis.call('ZADD', key('q', h.queue, 'waiting'), order, ix)
+  redis.call('ZADD', key('q', h.queue, 'waiting', h.channel), order, ix)
   redis.call('ZADD', key('q', h.queue, 'since'), tonumber(h.enqueued_ms), ix)
   want_route(h.queue)
   notify('queue', h.queue, 'queue_changed', {})
@@ -162,6 +167,7 @@ end
 
 local function waiting_remove(ix, h)
   redis.call('ZREM', key('q', h.queue, 'waiting'), ix)
+  redis.call('ZREM', key('q', h.queue, 'waiting', h.channel), ix)
   redis.call('ZREM', key('q', h.queue, 'since'), ix)
   notify('queue', h.queue, 'queue_changed', {})
 end

@@ -57,38 +57,56 @@ local function offer_to(ix, h, agents, cfg)
   notify('ix', ix, 'queue_status', {state = 'offered'})
 end
 
--- One routing decision for a queue: the first waiting interactions (in effective-priority
--- order) against the best ready agents of their channel. Returns the interaction offered.
+-- Agents to offer one waiting interaction to, or none: the customer's last agent while the
+-- interaction is young, else the best ready agents of its channel it has not declined.
+local function candidates(ix, h, cfg, zready)
+  local declined = declined_set(h)
+  local sticky = h.sticky or ''
+  if sticky ~= '' and not declined[sticky]
+      and NOW - tonumber(h.enqueued_ms) < tonumber(cfg.sticky_seconds or '0') * 1000
+      and redis.call('ZSCORE', zready, sticky) then
+    return {sticky}
+  end
+  local chosen = {}
+  local ring = cfg.strategy == 'ring_all'
+  local declined_count = 0
+  for _ in pairs(declined) do declined_count = declined_count + 1 end
+  local limit = ring and 199 or declined_count
+  for _, a in ipairs(redis.call('ZRANGE', zready, 0, limit)) do
+    if not declined[a] then
+      chosen[#chosen + 1] = a
+      if not ring then break end
+    end
+  end
+  return chosen
+end
+
+-- One routing decision for a queue: for every channel with a ready agent, the first waiting
+-- interactions of that channel; the one earliest in effective-priority order is offered.
+-- Returns the interaction offered, or nil.
 local function route_once(q)
   local cfg = hgetall(key('q', q))
   if cfg.strategy == nil then return nil end
-  local heads = redis.call('ZRANGE', key('q', q, 'waiting'), 0, 9)
-  for _, ix in ipairs(heads) do
-    local h = hgetall(ixkey(ix))
-    local declined = declined_set(h)
-    local zready = key('q', q, 'ready', h.channel)
-    local chosen = {}
-    local sticky = h.sticky or ''
-    if sticky ~= '' and not declined[sticky]
-        and NOW - tonumber(h.enqueued_ms) < tonumber(cfg.sticky_seconds or '0') * 1000
-        and redis.call('ZSCORE', zready, sticky) then
-      chosen = {sticky}
-    end
-    if #chosen == 0 then
-      local limit = (cfg.strategy == 'ring_all') and 199 or 49
-      for _, a in ipairs(redis.call('ZRANGE', zready, 0, limit)) do
-        if not declined[a] then
-          chosen[#chosen + 1] = a
-          if cfg.strategy ~= 'ring_all' then break end
+  local best, best_score, best_h, best_agents = nil, nil, nil, nil
+  for ch, _ in pairs(CAP.limits) do
+    local zready = key('q', q, 'ready', ch)
+    if redis.call('ZCARD', zready) > 0 then
+      local heads = redis.call('ZRANGE', key('q', q, 'waiting', ch), 0, 4, 'WITHSCORES')
+      for i = 1, #heads, 2 do
+        local score = tonumber(heads[i + 1])
+        if best_score ~= nil and score >= best_score then break end
+        local h = hgetall(ixkey(heads[i]))
+        local agents = candidates(heads[i], h, cfg, zready)
+        if #agents > 0 then
+          best, best_score, best_h, best_agents = heads[i], score, h, agents
+          break
         end
       end
     end
-    if #chosen > 0 then
-      offer_to(ix, h, chosen, cfg)
-      return ix
-    end
   end
-  return nil
+  if best == nil then return nil end
+  offer_to(best, best_h, best_agents, cfg)
+  return best
 end
 
 local function accept(ix, a)

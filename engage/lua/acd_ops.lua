@@ -4,6 +4,7 @@
 local function enqueue(ix, q, channel, priority, customer, visitor, site, context, front)
   local cfg = hgetall(key('q', q))
   if cfg.strategy == nil then return fail('unknown_queue') end
+  if ix == '' then ix = string.format('ix%010d', redis.call('INCR', key('ixseq'))) end
   if redis.call('EXISTS', ixkey(ix)) == 1 then return fail('duplicate_interaction') end
   if CAP.limits[channel] == nil then return fail('unknown_channel') end
   if redis.call('ZCARD', key('q', q, 'waiting')) >= tonumber(cfg.max_length) then
@@ -22,7 +23,11 @@ local function enqueue(ix, q, channel, priority, customer, visitor, site, contex
   set_ix_state(ix, h, 'queued', 'enqueued', 'customer')
   waiting_add(ix, h, front == '1')
   local rank = redis.call('ZRANK', key('q', q, 'waiting'), ix)
-  return result({ok = true, interaction = ix, position = rank + 1})
+  -- Route in the same call: a free agent gets the offer without another round trip.
+  local offered = route_once(q)
+  ROUTE[q] = (offered ~= nil) or nil
+  return result({ok = true, interaction = ix, position = rank + 1,
+    state = redis.call('HGET', ixkey(ix), 'state')})
 end
 
 local function transfer_queue(ix, a, target)
@@ -223,10 +228,8 @@ local function max_wait_exit(ix, h)
       h.order = tonumber(h.enqueued_ms) - tonumber(h.priority or '0') * tonumber(tcfg.aging) * 1000
       redis.call('HSET', ixkey(ix), 'queue', target, 'order', h.order, 'queue_since_ms', NOW)
       set_ix_state(ix, h, 'queued', 'overflow:' .. from, 'system')
-      redis.call('ZADD', key('q', target, 'waiting'), h.order, ix)
+      waiting_add(ix, h, false)
       redis.call('ZADD', key('q', target, 'since'), NOW, ix)
-      want_route(target)
-      notify('queue', target, 'queue_changed', {})
       notify('ix', ix, 'queue_status', {state = 'queued', reason = 'overflow', queue = target})
       return
     end

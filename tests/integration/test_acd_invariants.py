@@ -172,6 +172,14 @@ class AcdMachine(RuleBasedStateMachine):
             members = self.run(self.redis.zrange(f"prop:q:{queue}:waiting", 0, -1))
             waiting[queue] = [m.decode() if isinstance(m, bytes) else m for m in members]
         in_waiting = [ix for members in waiting.values() for ix in members]
+        for queue, members in waiting.items():
+            by_channel: list[str] = []
+            for channel in DEFAULT_CAPACITY.limits:
+                part = self.run(self.redis.zrange(f"prop:q:{queue}:waiting:{channel}", 0, -1))
+                part = [m.decode() if isinstance(m, bytes) else m for m in part]
+                assert all(ixs[ix].get("channel") == channel for ix in part)
+                by_channel += part
+            assert sorted(by_channel) == sorted(members), "routing lists drifted"
         assert len(in_waiting) == len(set(in_waiting)), "an interaction waits in two places"
 
         load_expected: dict[str, dict[str, int]] = {a: {} for a in AGENTS}
