@@ -7,8 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_console.web_admin import _json_object
-from agent_console.web_auth import StaffRoutes
+from agent_console.web_auth import StaffRoutes, json_object
 from engage.acd_store import now_ms
 from engage.errors import InvalidPayload
 from engage.kpis import report_to_json
@@ -36,7 +35,7 @@ def add_acd_routes(routes: StaffRoutes) -> None:
 
     @routes.route("PUT", "/api/admin/queues/{queue_id}", {Role.ADMIN})
     async def save_queue(request: web.Request, session: StaffSession) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         body["_id"] = request.match_info["queue_id"]
         queue = await services.queues.save(body)
         return web.json_response({"ok": True, "queue": to_document(queue)})
@@ -44,7 +43,7 @@ def add_acd_routes(routes: StaffRoutes) -> None:
     @routes.route("POST", "/api/interactions", SUPERVISING)
     async def create_interaction(request: web.Request, session: StaffSession
                                  ) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         queue, channel = body.get("queue"), body.get("channel", "chat")
         context = body.get("context", {})
         priority = body.get("priority")

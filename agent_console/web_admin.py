@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from agent_console.web_auth import StaffRoutes
+from agent_console.web_auth import StaffRoutes, json_object
 from engage.errors import InvalidPayload
 from engage.models import Role, StaffSession, StaffUser
 
@@ -19,16 +19,6 @@ def _user_json(user: StaffUser) -> dict[str, Any]:
             "skills": user.skills, "queues": list(user.queues)}
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidPayload("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidPayload("the body must be a JSON object")
-    return body
-
-
 def add_admin_routes(routes: StaffRoutes) -> None:
     services = routes.services
 
@@ -39,7 +29,7 @@ def add_admin_routes(routes: StaffRoutes) -> None:
 
     @routes.route("POST", "/api/admin/users", ADMIN)
     async def add_user(request: web.Request, session: StaffSession) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         try:
             role = Role(str(body.get("role", "")))
         except ValueError:
@@ -70,7 +60,7 @@ def add_admin_routes(routes: StaffRoutes) -> None:
 
     @routes.route("PUT", "/api/admin/sites/{site_key}", ADMIN)
     async def save_site(request: web.Request, session: StaffSession) -> web.StreamResponse:
-        body = await _json_object(request)
+        body = await json_object(request)
         origins = body.get("allowed_origins")
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
             raise InvalidPayload("allowed_origins: a list of origins")

@@ -50,6 +50,17 @@ def render(name: str, status: int = 200, **context: Any) -> web.Response:
                         content_type="text/html")
 
 
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, or InvalidPayload."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidPayload("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise InvalidPayload("the body must be a JSON object")
+    return body
+
+
 def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
@@ -121,12 +132,7 @@ def add_login_routes(table: web.RouteTableDef, services: Services) -> None:
         if origin is not None and origin != settings.public_origin:
             raise OriginNotAllowed("cross-site sign-in refused")
         if wants_json:
-            try:
-                body = await request.json()
-            except ValueError:
-                raise InvalidPayload("the body must be a JSON object") from None
-            if not isinstance(body, dict):
-                raise InvalidPayload("the body must be a JSON object")
+            body = await json_object(request)
         else:
             body = dict(await request.post())
         username, password = str(body.get("username", "")), str(body.get("password", ""))
