@@ -1,153 +1,26 @@
-"""PTP: pairwise association rules (support, confidence, lift, leverage, conviction) from sparse
-incidence matrices, and running pair counts that take new baskets incrementally.
+"""PTP pair rules from sparse incidence, and running pair counts that take new baskets.
 
-Metrics follow mlxtend's ``association_rules`` float for float: supports are ``count / n``,
-confidence ``(s_ab * n) / (s_a * n)``, lift ``confidence / s_b``, leverage ``s_ab - s_a * s_b``,
-conviction ``(1 - s_b) / (1 - confidence)`` and ``inf`` when confidence is 1. A rule is kept
-when ``s_ab >= min_support`` and ``confidence >= min_confidence``; both directions are rules.
+Every pair of items sharing a row is counted once (a < b) and both directions become rules
+(``analytics.rules`` holds the rule types and metric formulas, as mlxtend computes them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
 from analytics.errors import require, require_index, require_length
+from analytics.rules import AffinityRule, AffinityRules, rules_from_counts
 
+__all__ = ["AffinityCounts", "AffinityRule", "AffinityRules", "aggregate", "baskets", "binary",
+           "incidence", "pair_rules"]
 IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-Metric = Literal["support", "confidence", "lift", "leverage", "conviction", "count"]
 DENSE_PAIRS_LIMIT = 4096  # up to this many items, running pair counts are a dense matrix
-
-
-@dataclass(frozen=True)
-class AffinityRule:
-    """One rule 'customers with ``antecedent`` also take ``consequent``' (within
-    ``window_days`` after it, for sequence rules); ``count`` customers/baskets show it."""
-
-    antecedent: str
-    consequent: str
-    antecedent_index: int
-    consequent_index: int
-    count: int
-    support: float
-    confidence: float
-    lift: float
-    leverage: float
-    conviction: float
-    antecedent_support: float
-    consequent_support: float
-    window_days: float | None = None
-    median_delay_days: float | None = None  # sequence rules: typical time from A to B
-
-
-@dataclass(frozen=True, eq=False)
-class AffinityRules:
-    """A rule set as parallel arrays, sorted by (antecedent, consequent); ``n`` is the number
-    of baskets or customers the supports are fractions of. Sequence rules also carry, per
-    rule, the sorted shortest delays (seconds) of the customers behind it:
-    ``delays[delay_offsets[r]:delay_offsets[r + 1]]``."""
-
-    items: tuple[str, ...]
-    n: int
-    antecedent: IntArray
-    consequent: IntArray
-    count: IntArray
-    antecedent_count: IntArray
-    consequent_count: IntArray
-    support: FloatArray
-    confidence: FloatArray
-    lift: FloatArray
-    leverage: FloatArray
-    conviction: FloatArray
-    antecedent_support: FloatArray
-    consequent_support: FloatArray
-    min_support: float
-    min_confidence: float
-    window_days: float | None = None
-    delays: IntArray | None = None
-    delay_offsets: IntArray | None = None
-
-    def __len__(self) -> int:
-        return len(self.antecedent)
-
-    def within(self, rule: IntArray, elapsed: npt.NDArray[Any]) -> IntArray:
-        """How many of each ``rule``'s customers took the consequent at most ``elapsed``
-        seconds after the antecedent (broadcasts; sequence rules only)."""
-        if self.delays is None or self.delay_offsets is None:
-            raise ValueError("only sequence rules carry delays")
-        top = int(self.delays.max()) + 1 if len(self.delays) else 1
-        of_rule = np.repeat(np.arange(len(self)), np.diff(self.delay_offsets))
-        key = of_rule * top + self.delays
-        query = rule * top + np.clip(elapsed, -1, top - 1)
-        found: IntArray = np.searchsorted(key, query, side="right") - self.delay_offsets[rule]
-        return found
-
-    def remaining(self, rule: IntArray, elapsed: npt.NDArray[Any]) -> FloatArray:
-        """Chance that a customer who took the antecedent ``elapsed`` seconds ago and not yet
-        the consequent still takes it within the window: (count - within) / (antecedents -
-        within). Sequence rules only."""
-        done = self.within(rule, elapsed)
-        left = self.antecedent_count[rule] - done
-        out: FloatArray = np.where(left > 0, (self.count[rule] - done) / np.maximum(left, 1),
-                                   0.0)
-        return out
-
-    def median_delay_days(self) -> FloatArray:
-        """Per rule, the median shortest delay from antecedent to consequent (NaN: none)."""
-        return self._median_delays.copy()
-
-    @cached_property
-    def _median_delays(self) -> FloatArray:
-        if self.delays is None or self.delay_offsets is None or not len(self.delays):
-            return np.full(len(self), np.nan)
-        lo, hi = self.delay_offsets[:-1], self.delay_offsets[1:]
-        mid_lo = self.delays[np.minimum(lo + (hi - lo - 1) // 2, len(self.delays) - 1)]
-        mid_hi = self.delays[np.minimum(lo + (hi - lo) // 2, len(self.delays) - 1)]
-        out: FloatArray = np.where(hi > lo, (mid_lo + mid_hi) / 2 / 86_400, np.nan)
-        return out
-
-    def __getitem__(self, i: int) -> AffinityRule:
-        a, b = int(self.antecedent[i]), int(self.consequent[i])
-        return AffinityRule(
-            antecedent=self.items[a], consequent=self.items[b], antecedent_index=a,
-            consequent_index=b, count=int(self.count[i]), support=float(self.support[i]),
-            confidence=float(self.confidence[i]), lift=float(self.lift[i]),
-            leverage=float(self.leverage[i]), conviction=float(self.conviction[i]),
-            antecedent_support=float(self.antecedent_support[i]),
-            consequent_support=float(self.consequent_support[i]), window_days=self.window_days,
-            median_delay_days=float(self._median_delays[i]) if self.delays is not None
-            else None)
-
-    def __iter__(self) -> Iterator[AffinityRule]:
-        return (self[i] for i in range(len(self)))
-
-    def find(self, antecedent: str, consequent: str) -> AffinityRule | None:
-        """The rule ``antecedent -> consequent`` if it passed the thresholds."""
-        if antecedent not in self.items or consequent not in self.items:
-            return None
-        hit = np.flatnonzero((self.antecedent == self.items.index(antecedent))
-                             & (self.consequent == self.items.index(consequent)))
-        return self[int(hit[0])] if len(hit) else None
-
-    def top(self, k: int, by: Metric = "lift") -> list[AffinityRule]:
-        """The ``k`` strongest rules by ``by`` (ties: higher confidence, then order)."""
-        key = np.asarray(getattr(self, by), dtype=np.float64)
-        order = np.lexsort((np.arange(len(self)), -self.confidence, -key))
-        return [self[int(i)] for i in order[:k]]
-
-    def matrix(self, metric: Metric = "confidence") -> FloatArray:
-        """Items x items, ``metric`` of the rule row -> column, 0 where there is no rule."""
-        size = len(self.items)
-        out = np.zeros((size, size), dtype=np.float64)
-        out[self.antecedent, self.consequent] = getattr(self, metric)
-        return out
+PAIR_CHUNK = 8_000_000  # within-basket pairs expanded at a time
 
 
 def incidence(rows: IntArray, cols: IntArray, n_rows: int, n_cols: int) -> Any:
@@ -197,64 +70,126 @@ def aggregate(matrix: Any, group: IntArray, n_groups: int) -> Any:
 
 def pair_rules(matrix: Any, items: Sequence[str], *, min_support: float,
                min_confidence: float) -> AffinityRules:
-    """All pairwise rules of a binary basket x item (or customer x item) matrix."""
-    x = binary(matrix)
-    require_length("items", len(items), x.shape[1])
-    pairs = (x.T @ x).tocoo()
-    off = pairs.row != pairs.col
-    count = np.asarray(x.sum(axis=0), dtype=np.int64).reshape(-1)
-    return rules_from_counts(pairs.row[off], pairs.col[off], pairs.data[off], count, count,
-                             x.shape[0], items, min_support=min_support,
-                             min_confidence=min_confidence)
+    """All pairwise rules of a binary basket x item (or customer x item) matrix. Items below
+    ``min_support`` cannot be in a rule, so their columns are dropped before pairs are
+    counted."""
+    indptr, indices, n_rows, n_cols = _pattern(matrix)
+    require_length("items", len(items), n_cols)
+    item_count = np.bincount(indices, minlength=n_cols).astype(np.int64)
+    least = _min_count(min_support, n_rows)
+    frequent = np.flatnonzero(item_count >= least)
+    if len(frequent) < n_cols:  # renumber the frequent items 0..k-1, drop the rest
+        compact = np.full(n_cols, -1, dtype=np.int64)
+        compact[frequent] = np.arange(len(frequent))
+        mapped = compact[indices]
+        kept = mapped >= 0
+        indptr = np.concatenate([[0], np.cumsum(kept)])[indptr]
+        indices = mapped[kept]
+    size = len(frequent)
+    pairs = _count_pairs(indptr, indices, size)
+    if sparse.issparse(pairs):
+        coo = pairs.tocoo()
+        hit = coo.data >= least
+        cell, count = coo.col[hit].astype(np.int64), coo.data[hit].astype(np.int64)
+    else:
+        cell = np.flatnonzero(pairs >= least)
+        count = pairs[cell]
+    a, b = frequent[cell // max(size, 1)], frequent[cell % max(size, 1)]
+    return rules_from_counts(np.concatenate([a, b]), np.concatenate([b, a]),
+                             np.concatenate([count, count]), item_count, item_count, n_rows,
+                             items, min_support=min_support, min_confidence=min_confidence)
 
 
-def rules_from_counts(a: Any, b: Any, pair_count: Any, antecedent_count: IntArray,
-                      consequent_count: IntArray, n: int, items: Sequence[str], *,
-                      min_support: float, min_confidence: float,
-                      window_days: float | None = None) -> AffinityRules:
-    """Rules from pair counts ``a -> b``; ``antecedent_count``/``consequent_count`` per item."""
+def _pattern(matrix: Any) -> tuple[IntArray, Any, int, int]:
+    """Row pointers and sorted distinct column indices of the nonzeros of ``matrix``."""
+    x = matrix
+    if not (sparse.issparse(x) and x.format == "csr" and x.has_canonical_format
+            and bool((x.data != 0).all())):
+        x = binary(x)
+    return np.asarray(x.indptr, dtype=np.int64), x.indices, int(x.shape[0]), int(x.shape[1])
+
+
+def _min_count(min_support: float, n: int) -> int:
+    """The smallest count whose support ``count / n`` passes ``min_support`` (float for
+    float as the rules compare it), at least 1."""
     require(0 < min_support <= 1, "min_support", "in (0, 1]", min_support)
-    require(0 <= min_confidence <= 1, "min_confidence", "in [0, 1]", min_confidence)
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    count = np.asarray(pair_count, dtype=np.int64)
-    nf = float(n)
-    keep = count > 0
-    s_ab = count / nf if n else np.zeros(len(count))
-    keep &= s_ab >= min_support
-    a, b, count, s_ab = a[keep], b[keep], count[keep], s_ab[keep]
-    s_a = antecedent_count[a] / nf
-    s_b = consequent_count[b] / nf
-    confidence = (s_ab * nf) / (s_a * nf)  # mlxtend multiplies both by num_itemsets
-    keep = confidence >= min_confidence
-    a, b, count, s_ab, s_a, s_b, confidence = (v[keep] for v in (a, b, count, s_ab, s_a, s_b,
-                                                                   confidence))
-    order = np.lexsort((b, a))
-    a, b, count, s_ab, s_a, s_b, confidence = (v[order] for v in (a, b, count, s_ab, s_a, s_b,
-                                                                    confidence))
-    conviction = np.full(len(a), np.inf)
-    below = confidence < 1.0
-    conviction[below] = (1.0 - s_b[below]) / (1.0 - confidence[below])
-    return AffinityRules(
-        items=tuple(items), n=n, antecedent=a, consequent=b, count=count,
-        antecedent_count=antecedent_count[a], consequent_count=consequent_count[b], support=s_ab,
-        confidence=confidence, lift=confidence / s_b, leverage=s_ab - s_a * s_b,
-        conviction=conviction, antecedent_support=s_a, consequent_support=s_b,
-        min_support=min_support, min_confidence=min_confidence, window_days=window_days)
+    if n == 0:
+        return 1
+    count = max(int(np.ceil(min_support * n)) - 2, 1)
+    while count / float(n) < min_support:
+        count += 1
+    return count
+
+
+def _count_pairs(indptr: IntArray, indices: Any, size: int, into: Any = None) -> Any:
+    """Counts of every unordered pair a < b of columns sharing a row, as a flat ``size**2``
+    array (cell ``a * size + b``) up to ``DENSE_PAIRS_LIMIT`` columns, else a sparse
+    1 x size**2 row. Adds to ``into`` when given. Rows go in chunks of about
+    ``PAIR_CHUNK`` pairs so memory stays flat."""
+    dense = size <= DENSE_PAIRS_LIMIT
+    out: Any = into
+    if out is None:
+        out = (np.zeros(size * size, dtype=np.int64) if dense
+               else sparse.csr_array((1, size * size), dtype=np.int64))
+    length = np.diff(indptr)
+    load = np.cumsum(length * (length - 1) // 2)
+    n_rows, start = len(length), 0
+    while start < n_rows:
+        done = int(load[start - 1]) if start else 0
+        stop = min(max(int(np.searchsorted(load, done + PAIR_CHUNK, side="right")),
+                       start + 1), n_rows)
+        cells = _pair_cells(indptr[start:stop + 1], indices, size)
+        start = stop
+        if not len(cells):
+            continue
+        if dense and len(cells) * 8 >= size * size:
+            out += np.bincount(cells, minlength=size * size)
+            continue
+        cell, count = np.unique(cells, return_counts=True)
+        if dense:
+            out[cell] += count
+        else:
+            out = out + sparse.csr_array((count.astype(np.int64), (np.zeros_like(cell), cell)),
+                                         shape=(1, size * size))
+    return out
+
+
+def _pair_cells(indptr: IntArray, indices: Any, size: int) -> IntArray:
+    """``a * size + b`` for every pair a < b within each row of ``indptr`` (indices sorted
+    per row): rows of equal length are stacked and paired as one block, so the only Python
+    loop is over the distinct row lengths."""
+    length = np.diff(indptr)
+    if not len(length) or int(length.max()) < 2:
+        return np.zeros(0, dtype=np.int64)
+    small = int(length.max()) < 2**15  # a 16-bit key sorts by radix
+    order = np.argsort(length.astype(np.int16) if small else length, kind="stable")
+    ordered = length[order]
+    width = np.int32 if size * size < 2**31 else np.int64
+    blocks: list[IntArray] = []
+    for span in np.flatnonzero(np.bincount(length))[::-1]:
+        if span < 2:
+            break
+        lo, hi = np.searchsorted(ordered, [span, span + 1])
+        block: Any = np.asarray(indices[indptr[order[lo:hi]][:, None] + np.arange(span)],
+                                dtype=width)
+        first, second = np.triu_indices(span, 1)
+        blocks.append((block[:, first] * width(size) + block[:, second]).ravel())
+    cells: IntArray = np.concatenate(blocks)
+    return cells
 
 
 class AffinityCounts:
     """Running basket, item and pair counts: ``add`` new baskets (or ``merge`` another
-    worker's counts) without recounting, ask for ``rules`` at any time."""
+    worker's counts) without recounting, ask for ``rules`` at any time. Pair counts are kept
+    once per unordered pair, dense up to ``DENSE_PAIRS_LIMIT`` items, sparse beyond."""
 
     def __init__(self, items: Sequence[str]) -> None:
         self.items = tuple(items)
         size = len(self.items)
         self.n = 0
         self._items = np.zeros(size, dtype=np.int64)
-        self._dense = size <= DENSE_PAIRS_LIMIT
-        self._pairs: Any = (np.zeros((size, size), dtype=np.int64) if self._dense
-                            else sparse.csr_array((size, size), dtype=np.int64))
+        self._pairs: Any = (np.zeros(size * size, dtype=np.int64) if size <= DENSE_PAIRS_LIMIT
+                            else sparse.csr_array((1, size * size), dtype=np.int64))
 
     @property
     def item_counts(self) -> IntArray:
@@ -262,16 +197,41 @@ class AffinityCounts:
 
     def add(self, matrix: Any) -> AffinityCounts:
         """Count a batch of baskets (rows of a basket x item matrix); returns ``self``."""
-        x = binary(matrix)
-        require_length("batch columns", x.shape[1], len(self.items))
-        pairs = (x.T @ x).tocoo()
-        self.n += x.shape[0]
-        self._items += np.asarray(x.sum(axis=0), dtype=np.int64).reshape(-1)
-        if self._dense:
-            self._pairs[pairs.row, pairs.col] += pairs.data  # canonical: no repeated cells
-        else:
-            self._pairs = (self._pairs + pairs.tocsr().astype(np.int64)).tocsr()
+        indptr, indices, n_rows, n_cols = _pattern(matrix)
+        require_length("batch columns", n_cols, len(self.items))
+        self.n += n_rows
+        self._items += np.bincount(indices, minlength=n_cols).astype(np.int64)
+        self._pairs = _count_pairs(indptr, indices, n_cols, into=self._pairs)
         return self
+
+    def state(self) -> tuple[int, IntArray, IntArray, IntArray]:
+        """Everything to store between runs: (baskets, item counts, pair cells
+        ``a * len(items) + b`` with a < b, their counts)."""
+        if sparse.issparse(self._pairs):
+            coo = self._pairs.tocoo()
+            cells, counts = coo.col.astype(np.int64), coo.data.astype(np.int64)
+        else:
+            cells = np.flatnonzero(self._pairs)
+            counts = self._pairs[cells]
+        return self.n, self._items.copy(), cells, counts
+
+    @classmethod
+    def restore(cls, items: Sequence[str], n: int, item_counts: IntArray, cells: IntArray,
+                counts: IntArray) -> AffinityCounts:
+        """The accumulator ``state()`` described, ready for more ``add`` calls."""
+        out = cls(items)
+        require_length("item_counts", len(item_counts), len(out.items))
+        require_length("counts", len(counts), len(cells))
+        require_index("cells", np.asarray(cells, dtype=np.int64), len(out.items) ** 2)
+        out.n = int(n)
+        out._items = np.asarray(item_counts, dtype=np.int64).copy()
+        if sparse.issparse(out._pairs):
+            out._pairs = sparse.csr_array(
+                (np.asarray(counts, dtype=np.int64), (np.zeros(len(cells), np.int64), cells)),
+                shape=out._pairs.shape)
+        else:
+            out._pairs[np.asarray(cells, dtype=np.int64)] = counts
+        return out
 
     def merge(self, other: AffinityCounts) -> AffinityCounts:
         """Add another accumulator's counts (same items), e.g. from a parallel worker."""
@@ -279,18 +239,20 @@ class AffinityCounts:
         self.n += other.n
         self._items += other._items
         self._pairs = self._pairs + other._pairs
-        if not self._dense:
-            self._pairs = sparse.csr_array(self._pairs)
         return self
 
     def rules(self, *, min_support: float, min_confidence: float) -> AffinityRules:
-        if self._dense:
-            a, b = np.nonzero(self._pairs)
-            count = self._pairs[a, b]
-        else:
+        size = len(self.items)
+        least = _min_count(min_support, self.n)
+        if sparse.issparse(self._pairs):
             coo = self._pairs.tocoo()
-            a, b, count = coo.row, coo.col, coo.data
-        off = a != b
-        return rules_from_counts(a[off], b[off], count[off], self._items, self._items, self.n,
-                                 self.items, min_support=min_support,
+            hit = coo.data >= least
+            cell, count = coo.col[hit].astype(np.int64), coo.data[hit].astype(np.int64)
+        else:
+            cell = np.flatnonzero(self._pairs >= least)
+            count = self._pairs[cell]
+        a, b = cell // size, cell % size
+        return rules_from_counts(np.concatenate([a, b]), np.concatenate([b, a]),
+                                 np.concatenate([count, count]), self._items, self._items,
+                                 self.n, self.items, min_support=min_support,
                                  min_confidence=min_confidence)

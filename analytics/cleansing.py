@@ -2,7 +2,8 @@
 
 Customers are duplicates when they share a usable phone, a usable e-mail or (depending on
 ``name_district``) a normalised name within the same district; matches are transitive
-(connected components), and each group keeps its earliest-registered record.
+(connected components), and each group keeps one record: a reachable one if any, then the
+earliest registered, then the first row.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from analytics.contacts import email_keys, normalise_name, phone_keys
+from analytics.contacts import email_keys, name_keys, phone_keys
 from analytics.errors import require_finite, require_length, require_nonnegative
+from analytics.sorting import sort_order
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -98,7 +100,10 @@ def cleanse_customers(ids: Sequence[str], phones: Sequence[str] | None,
     ``name_district``: "always" matches every same-name same-district pair (common names make
     this merge different people), "fallback" only attaches records without any usable contact
     to a same-name record of their district, "off" never matches on names.
-    ``created`` (registration time) picks the record to keep; ties keep the first row.
+    The kept record of a group is a reachable one if any, then the earliest ``created``
+    (registration time), then the first row. A contact column given as None is not checked;
+    with neither, nobody is flagged unreachable. ``default_country`` "86" reads a bare
+    11-digit mainland mobile as +86 (see ``analytics.contacts.normalise_phone``).
     """
     n = len(ids)
     for label, column in (("phones", phones), ("emails", emails), ("names", names),
@@ -111,24 +116,27 @@ def cleanse_customers(ids: Sequence[str], phones: Sequence[str] | None,
     key_sets: list[tuple[npt.NDArray[np.str_], int]] = []
     for column, parse, bits in ((phones, phone_keys, (PHONE_MISSING, PHONE_INVALID, SAME_PHONE)),
                                 (emails, email_keys, (EMAIL_MISSING, EMAIL_INVALID, SAME_EMAIL))):
-        if column is None:
-            flags |= bits[0]
+        if column is None:  # not given: neither flagged nor counted against reachability
             continue
         keys, blank, invalid = parse(column)
         flags[blank] |= bits[0]
         flags[invalid] |= bits[1]
         usable |= keys != ""
         key_sets.append((keys, bits[2]))
+    if not key_sets:  # no contact column at all: reachability is unknown, not refused
+        usable[:] = True
     flags[~usable] |= UNREACHABLE
     for keys, bit in key_sets:
-        edges.append(_link(keys, keys != "", flags, bit))
-    if names is not None and name_district != "off":
+        present = keys != ""
+        edges.append(_link(group_strings(keys), present, flags, bit))
+    if names is not None and name_district != "off" and (name_district == "always"
+                                                          or not usable.all()):
+        name = name_keys(names)
         district = districts if districts is not None else np.zeros(n, dtype=np.int64)
-        key = np.array([f"{d}|{normalise_name(s)}" if s else ""
-                        for d, s in zip(district.tolist(), names, strict=True)], dtype=np.str_)
+        group = group_strings(name) * (int(district.max(initial=0)) + 2) + district + 1
         only = ~usable if name_district == "fallback" else None
-        edges.append(_link(key, key != "", flags, SAME_NAME_DISTRICT, only))
-    canonical = _components(n, edges, created)
+        edges.append(_link(group, name != "", flags, SAME_NAME_DISTRICT, only))
+    canonical = _components(n, edges, created, ~usable)
     merged = canonical != np.arange(n)
     flags[merged] |= MERGED
     kept = np.flatnonzero(~merged)
@@ -142,15 +150,45 @@ def cleanse_customers(ids: Sequence[str], phones: Sequence[str] | None,
         unreachable=int(((flags[kept] & UNREACHABLE) > 0).sum()))
 
 
-def _link(keys: npt.NDArray[np.str_], present: npt.NDArray[np.bool_],
-          flags: npt.NDArray[np.int32], bit: int,
-          only: npt.NDArray[np.bool_] | None = None) -> tuple[IntArray, IntArray]:
-    """Edges from records to the representative of their equal-key group; ``only`` limits
+def _runs(*keys: IntArray) -> IntArray:
+    """Run number of each row of rows sorted by ``keys`` (equal keys, equal run)."""
+    change = np.zeros(len(keys[0]), dtype=np.bool_)
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    run: IntArray = np.cumsum(change)
+    return run
+
+
+def group_strings(keys: npt.NDArray[np.str_]) -> IntArray:
+    """A group number per string, equal strings equal numbers: a multilinear hash of the
+    code points (numpy, row blocks), then a sort of the hashes; exact, because a hash
+    collision is detected and then the strings themselves are sorted."""
+    n = len(keys)
+    if n == 0 or keys.dtype.itemsize == 0:
+        return np.zeros(n, dtype=np.int64)
+    codes = keys.view(np.uint32).reshape(n, -1)
+    multiplier = np.random.default_rng(0x5EED).integers(
+        1, 2**63, codes.shape[1], dtype=np.uint64) | np.uint64(1)
+    hashed = np.empty(n, dtype=np.uint64)
+    for start in range(0, n, 65_536):
+        block = codes[start:start + 65_536].astype(np.uint64)
+        hashed[start:start + 65_536] = (block * multiplier).sum(axis=1, dtype=np.uint64)
+    _, first, group = np.unique(hashed, return_index=True, return_inverse=True)
+    group = group.reshape(-1).astype(np.int64)
+    if (keys[first[group]] != keys).any():  # two different strings, one hash
+        _, group = np.unique(keys, return_inverse=True)
+    out: IntArray = group.reshape(-1).astype(np.int64)
+    return out
+
+
+def _link(group: IntArray, present: npt.NDArray[np.bool_], flags: npt.NDArray[np.int32],
+          bit: int, only: npt.NDArray[np.bool_] | None = None) -> tuple[IntArray, IntArray]:
+    """Edges from records to the representative of their group (equal key); ``only`` limits
     which records may be attached (the representative prefers records outside ``only``)."""
     rows = np.flatnonzero(present)
     if not len(rows):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    _, group = np.unique(keys[rows], return_inverse=True)
+    _, group = np.unique(group[rows], return_inverse=True)
     group = group.reshape(-1)
     rank = (only[rows].astype(np.int64) if only is not None else np.zeros(len(rows), np.int64))
     order = np.lexsort((rows, rank, group))  # per group: preferred records first, then row
@@ -170,9 +208,10 @@ def _link(keys: npt.NDArray[np.str_], present: npt.NDArray[np.bool_],
     return source, rep[group[linked]]
 
 
-def _components(n: int, edges: list[tuple[IntArray, IntArray]],
-                created: IntArray | None) -> IntArray:
-    """For each record, the kept record of its duplicate group (earliest created, then row)."""
+def _components(n: int, edges: list[tuple[IntArray, IntArray]], created: IntArray | None,
+                unreachable: npt.NDArray[np.bool_]) -> IntArray:
+    """For each record, the kept record of its duplicate group (reachable first, then the
+    earliest created, then the first row)."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     source = np.concatenate([e[0] for e in edges]) if edges else np.zeros(0, np.int64)
@@ -182,7 +221,7 @@ def _components(n: int, edges: list[tuple[IntArray, IntArray]],
     _, label = csgraph.connected_components(graph, directed=True, connection="weak")
     label = np.asarray(label, dtype=np.int64)
     when = created if created is not None else np.zeros(n, dtype=np.int64)
-    order = np.lexsort((np.arange(n), when, label))
+    order = np.lexsort((np.arange(n), when, unreachable, label))
     first = np.ones(n, dtype=np.bool_)
     first[1:] = label[order][1:] != label[order][:-1]
     keep_of = np.empty(int(label.max()) + 1 if n else 0, dtype=np.int64)
@@ -211,12 +250,12 @@ def cleanse_transactions(customer: IntArray, product: IntArray, amount: FloatArr
     keep &= ~late
     rows = np.flatnonzero(keep)
     # Exact duplicates: same (owner, product, time, amount) - keep the first row.
-    order = np.lexsort((rows, amount[rows], time[rows], product[rows], owner[rows]))
-    r = rows[order]
+    r = rows[sort_order((owner[rows], product[rows], time[rows]))]
+    run = _runs(owner[r], product[r], time[r])
+    shared = np.flatnonzero(np.bincount(run)[run] > 1)  # rows sharing customer/product/time
+    r[shared] = r[shared[np.lexsort((amount[r[shared]], run[shared]))]]
     same = np.zeros(len(r), dtype=np.bool_)
-    if len(r) > 1:
-        same[1:] = ((owner[r][1:] == owner[r][:-1]) & (product[r][1:] == product[r][:-1])
-                    & (time[r][1:] == time[r][:-1]) & (amount[r][1:] == amount[r][:-1]))
+    same[1:] = (run[1:] == run[:-1]) & (amount[r][1:] == amount[r][:-1])
     kept_rows = np.sort(r[~same])
     return TransactionReport(
         rows=kept_rows, received=n, duplicates=int(same.sum()), non_finite=int((~finite).sum()),

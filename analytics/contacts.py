@@ -14,10 +14,11 @@ E164 = re.compile(r"\+[1-9]\d{7,14}")
 CN_NUMBER = re.compile(r"\+86(?:1[3-9]\d{9}|[2-9]\d{8,10})")
 CN_MOBILE_LOCAL = re.compile(r"1[3-9]\d{9}")
 PHONE_NOISE = re.compile(r"[\s\-().]")
+SPACES = (" ", "\t", "\u3000")  # \u3000: the ideographic (full-width) space
+NO_SPACE = str.maketrans(dict.fromkeys(SPACES, ""))
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 EMAIL = re.compile(rf"[a-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*"
                    rf"@(?:{_LABEL}\.)+[a-z]{{2,63}}")
-WHITESPACE = re.compile(r"\s+")
 
 
 def normalise_phone(raw: str, default_country: str = "86") -> str:
@@ -27,6 +28,8 @@ def normalise_phone(raw: str, default_country: str = "86") -> str:
     mainland mobile (11 digits starting 13-19) gets ``+86`` when the default country is 86.
     Numbers under +86 must be a mainland mobile or landline, anything else plain E.164.
     """
+    if CN_NUMBER.fullmatch(raw):  # the common case: already a clean mainland number
+        return raw
     phone = PHONE_NOISE.sub("", raw)
     if phone.startswith("00"):
         phone = "+" + phone[2:]
@@ -46,24 +49,34 @@ def normalise_email(raw: str) -> str:
 
 
 def normalise_name(raw: str) -> str:
-    """Case-folded, with runs of whitespace collapsed, so 'Wang  Wei' and 'wang wei' match."""
-    return WHITESPACE.sub(" ", raw.strip()).casefold()
+    """Lower-cased with all spaces removed, so 'Wang  Wei', 'wang wei' and 'WangWei' match."""
+    return raw.translate(NO_SPACE).lower()
 
 
-def phone_keys(raw: Sequence[str], default_country: str = "86"
+def name_keys(raw: Sequence[str | None]) -> npt.NDArray[np.str_]:
+    """``normalise_name`` of every name ("" where missing), vectorised."""
+    names = np.array([r or "" for r in raw], dtype=np.str_) if len(raw) else np.zeros(
+        0, dtype="<U1")
+    for space in SPACES:
+        names = np.strings.replace(names, space, "")
+    out: npt.NDArray[np.str_] = np.strings.lower(names)
+    return out
+
+
+def phone_keys(raw: Sequence[str | None], default_country: str = "86"
                ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Normalised phones ("" where unusable), which were blank, and which were invalid."""
     return _keys([normalise_phone(p, default_country) if p else "" for p in raw], raw)
 
 
-def email_keys(raw: Sequence[str]
+def email_keys(raw: Sequence[str | None]
                ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Normalised e-mails ("" where unusable), which were blank, and which were invalid."""
     return _keys([normalise_email(e) if e else "" for e in raw], raw)
 
 
-def _keys(normal: list[str], raw: Sequence[str]
+def _keys(normal: list[str], raw: Sequence[str | None]
           ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     keys = np.array(normal, dtype=np.str_) if normal else np.zeros(0, dtype="<U1")
-    blank = np.fromiter((not r or r.isspace() for r in raw), dtype=np.bool_, count=len(raw))
+    blank = np.array([not r or r.isspace() for r in raw], dtype=np.bool_)
     return keys, blank, (keys == "") & ~blank

@@ -1,5 +1,8 @@
-"""Customer contribution within a time window: recency, frequency, monetary value and expected
-value from PTC, each turned into a rank score in [0, 1] and combined into one value score."""
+"""Customer value within a time window: RFM and PTC expected value as rank scores, combined.
+
+Recency, frequency, monetary value and expected value (PTC score x price) each become a rank
+score in [0, 1]; a weighted mean of them is the customer's value score.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from analytics.errors import require, require_index, require_length
 
@@ -43,8 +45,15 @@ def rank_score(values: FloatArray, present: npt.NDArray[np.bool_]) -> FloatArray
     rank), in (0, 1]; 0 where not present."""
     out = np.zeros(len(values), dtype=np.float64)
     idx = np.flatnonzero(present)
-    if len(idx):
-        out[idx] = stats.rankdata(values[idx], method="average") / len(idx)
+    if not len(idx):
+        return out
+    order = np.argsort(values[idx], kind="stable")
+    ordered = values[idx][order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(ordered)]
+    average = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 .. ends
+    run = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    out[idx[order]] = average[run] / len(idx)
     return out
 
 
@@ -69,7 +78,7 @@ def contribution(customer: IntArray, amount: FloatArray, time: IntArray, n_custo
     last = np.full(n_customers, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last, c, t)
     bought = frequency > 0
-    recency = np.where(bought, (window_end - last) / DAY, np.nan)
+    recency = np.where(bought, (window_end - np.where(bought, last, window_end)) / DAY, np.nan)
     r = rank_score(-np.nan_to_num(recency), bought)
     f = rank_score(frequency.astype(np.float64), bought)
     m = rank_score(monetary, bought)

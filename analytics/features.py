@@ -1,5 +1,4 @@
-"""Customer features for PTC: coded attributes, purchase history as of a date, and the named
-design matrix.
+"""PTC features: coded attributes, purchase history as of a date, the named design matrix.
 
 Columns, in order: one-hot attributes (``district=Pudong``), products ever bought
 (``owns=BS-APT``), products bought in the last ``recent_days`` (``recent=BS-APT``),
@@ -12,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from analytics.errors import require_index
+from analytics.sorting import sort_order
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -98,7 +99,7 @@ def build_history(customer: IntArray, product: IntArray, amount: FloatArray, tim
                   n_customers: int, n_products: int, as_of: int) -> History:
     before = time < as_of
     c, p, a, t = customer[before], product[before], amount[before], time[before]
-    order = np.lexsort((t, p, c))
+    order = sort_order((c, p, t))
     c, p, t = c[order], p[order], t[order]
     last_of_pair = np.ones(len(c), dtype=np.bool_)
     if len(c) > 1:
@@ -133,14 +134,16 @@ class FeatureSpace:
     def size(self) -> int:
         return len(self.names)
 
-    def design(self, history: History, rows: IntArray) -> FloatArray:
-        """Dense rows x features for ``rows`` (customer numbers)."""
-        out = np.zeros((len(rows), self.size), dtype=np.float64)
+    def design(self, history: History, rows: IntArray, last: IntArray | None = None,
+               dtype: type[np.floating[Any]] = np.float64) -> npt.NDArray[Any]:
+        """Dense rows x features for ``rows`` (customer numbers); ``last`` is
+        ``history.last_bought(rows)`` when the caller has it already."""
+        out = np.zeros((len(rows), self.size), dtype=dtype)
         for attr, offset in zip(self.attributes, self.attribute_offsets, strict=True):
             code = attr.codes[rows]
             known = np.flatnonzero(code >= 0)
             out[known, offset + code[known]] = 1.0
-        last = history.last_bought(rows)
+        last = history.last_bought(rows) if last is None else last
         n_products = history.n_products
         out[:, self.owned_offset:self.owned_offset + n_products] = last >= 0
         since = history.as_of - self.recent_days * DAY

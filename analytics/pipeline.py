@@ -1,5 +1,8 @@
-"""The whole analysis as one pure function: cleansing -> needs -> PTP -> PTC -> contribution ->
-tiers, from plain arrays (``AnalysisInputs``) to one ``AnalysisResult``."""
+"""The whole analysis as one pure function, from ``AnalysisInputs`` to ``AnalysisResult``.
+
+Stages: cleansing -> needs -> PTP (products, lines; plain and windowed) -> PTC -> contribution
+-> tiers.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from analytics.affinity import AffinityRules, aggregate, baskets, incidence, pair_rules
+from analytics.affinity import aggregate, baskets, incidence, pair_rules
 from analytics.cleansing import (
     UNREACHABLE,
     CustomerReport,
@@ -32,8 +35,9 @@ from analytics.errors import (
 )
 from analytics.features import DAY, Categorical, build_history
 from analytics.needs import NeedGroups, group_by_need
-from analytics.offers import Offers, Propensity, score_customers
+from analytics.offers import OfferRank, Offers, Propensity, score_customers
 from analytics.propensity import fit_propensity
+from analytics.rules import AffinityRules
 from analytics.sequences import sequence_rules
 from analytics.tiers import Tiers, assign_tiers
 
@@ -42,8 +46,8 @@ FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str, float], None]
 # Share of the run each stage takes on a large input: drives the progress fraction.
 STAGES: tuple[tuple[str, float], ...] = (
-    ("cleansing", 0.15), ("needs", 0.03), ("product rules", 0.07), ("sequence rules", 0.15),
-    ("propensity model", 0.25), ("scoring", 0.25), ("contribution", 0.07), ("tiers", 0.03))
+    ("cleansing", 0.17), ("needs", 0.02), ("product rules", 0.09), ("sequence rules", 0.19),
+    ("propensity model", 0.13), ("scoring", 0.33), ("contribution", 0.04), ("tiers", 0.03))
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,8 +57,9 @@ class AnalysisInputs:
     Customers are rows ``0..len(customer_ids)-1``; ``attributes`` code them (age band, income
     band, district, household size, channel, membership ...). Transactions point at customers
     and products by row number; ``tx_time`` is epoch seconds. Products point at
-    ``line_names`` by number. Contacts and ``created_at`` are optional (no contact columns:
-    no contact cleansing; ``created_at`` decides which duplicate is kept)."""
+    ``line_names`` by number. Contacts and ``created_at`` are optional: a contact column left
+    out is not checked (with neither phones nor e-mails nobody counts as unreachable) and
+    ``created_at`` (epoch seconds) decides which duplicate is kept."""
 
     customer_ids: Sequence[str]
     attributes: tuple[Categorical, ...]
@@ -114,6 +119,8 @@ class AnalysisParams:
     default_country: str = "86"
     invalid_amounts: Literal["refuse", "drop"] = "refuse"
     top_offers: int = 3
+    rank_offers_by: OfferRank = "score"  # or "expected_value" (score x price)
+    recent_days: float = 90.0  # PTC features 'recent=<product>': bought in the last N days
     top_factors: int = 3
     rule_weight: float = 0.5
     l2: float = 1e-3
@@ -139,6 +146,9 @@ class AnalysisParams:
                 "'refuse' or 'drop'", self.invalid_amounts)
         require(self.top_offers >= 1, "top_offers", "at least 1", self.top_offers)
         require(self.top_factors >= 0, "top_factors", "at least 0", self.top_factors)
+        require(self.rank_offers_by in ("score", "expected_value"), "rank_offers_by",
+                "'score' or 'expected_value'", self.rank_offers_by)
+        require(self.recent_days > 0, "recent_days", "positive", self.recent_days)
         require(0 <= self.rule_weight <= 1, "rule_weight", "in [0, 1]", self.rule_weight)
         require(self.l2 > 0, "l2", "positive", self.l2)
         require(self.fit_rows >= 1, "fit_rows", "at least 1", self.fit_rows)
@@ -162,11 +172,28 @@ class AnalysisResult:
     line_rules: AffinityRules  # customers x business lines
     product_sequences: AffinityRules  # consequent within the window after the antecedent
     line_sequences: AffinityRules
+    product_line_sequences: AffinityRules  # product, then any product of a line, in window
     propensity: Propensity
     offers: Offers
     contribution: Contribution
     tiers: Tiers
     timings: tuple[tuple[str, float], ...] = field(default=())
+
+    def call_list(self, tiers: Sequence[str] = ("A", "B"), product: str | None = None,
+                  limit: int | None = None) -> IntArray:
+        """Rows for an outbound campaign: reachable customers of ``tiers``. For a product
+        campaign only those with a positive score for it, most likely first; otherwise in
+        the tiers' follow-up order (tier, then demand x value)."""
+        codes = [self.tiers.labels.index(t) for t in tiers]
+        wanted = self.reachable & np.isin(self.tiers.tier, codes)
+        if product is None:
+            order = self.tiers.order[wanted[self.tiers.order]]
+        else:
+            column = self.propensity.score[:, self.propensity.products.index(product)]
+            rows = np.flatnonzero(wanted & (column > 0))
+            order = rows[np.argsort(-column[rows], kind="stable")]
+        out: IntArray = order[:limit].astype(np.int64)
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Counts for a dashboard or a log line."""
@@ -180,7 +207,8 @@ class AnalysisResult:
             "rules": {"products": len(self.product_rules), "baskets": len(self.basket_rules),
                       "lines": len(self.line_rules),
                       "product_sequences": len(self.product_sequences),
-                      "line_sequences": len(self.line_sequences)},
+                      "line_sequences": len(self.line_sequences),
+                      "product_line_sequences": len(self.product_line_sequences)},
             "model": {"fitted_rows": model.fitted_rows, "iterations": model.iterations,
                       "converged": model.converged},
             "tiers": dict(zip(self.tiers.labels, self.tiers.sizes.tolist(), strict=True)),
@@ -265,17 +293,22 @@ def analyse(inputs: AnalysisInputs, params: AnalysisParams | None = None,
     line_sequences = sequence_rules(c, line_of[p], t, n, lines, window_days=window,
                                     censor_at=as_of, min_support=support,
                                     min_confidence=confidence)
+    product_line_sequences = sequence_rules(
+        c, p, t, n, products, window_days=window, censor_at=as_of, min_support=support,
+        min_confidence=confidence, consequent_of=line_of, consequent_items=lines)
 
     stages.begin("propensity model")
     model = fit_propensity(attributes, products, c, p, a, t, n, as_of=as_of,
                            horizon_days=params.rule_window_days, l2=params.l2,
-                           fit_rows=params.fit_rows, max_iter=params.max_iter, seed=params.seed)
+                           fit_rows=params.fit_rows, max_iter=params.max_iter, seed=params.seed,
+                           recent_days=params.recent_days)
 
     stages.begin("scoring")
     history = build_history(c, p, a, t, n, len(products), as_of)
     propensity, offers = score_customers(
         model, history, product_sequences, inputs.product_prices, top_offers=params.top_offers,
-        top_factors=params.top_factors, rule_weight=params.rule_weight)
+        top_factors=params.top_factors, rule_weight=params.rule_weight,
+        rank_by=params.rank_offers_by)
 
     stages.begin("contribution")
     start = as_of - round(params.contribution_window_days * DAY)
@@ -290,5 +323,6 @@ def analyse(inputs: AnalysisInputs, params: AnalysisParams | None = None,
         as_of=as_of, customers=customers, transactions=ledger, customer_index=kept,
         reachable=reachable, needs=needs, product_rules=product_rules, basket_rules=basket_rules,
         line_rules=line_rules, product_sequences=product_sequences,
-        line_sequences=line_sequences, propensity=propensity, offers=offers,
+        line_sequences=line_sequences, product_line_sequences=product_line_sequences,
+        propensity=propensity, offers=offers,
         contribution=value, tiers=tiers, timings=tuple(stages.timings))

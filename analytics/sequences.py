@@ -18,8 +18,9 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
-from analytics.affinity import AffinityRules, rules_from_counts
 from analytics.errors import require, require_index, require_length
+from analytics.rules import AffinityRules, rules_from_counts
+from analytics.sorting import sort_order
 
 IntArray = npt.NDArray[np.int64]
 DAY = 86_400
@@ -29,9 +30,14 @@ CHUNK_PAIRS = 4_000_000  # candidate (A-event, B-event) pairs expanded at a time
 def sequence_rules(customer: IntArray, item: IntArray, time: IntArray, n_customers: int,
                    items: Sequence[str], *, window_days: float, min_support: float,
                    min_confidence: float, censor_at: int | None = None,
+                   consequent_of: IntArray | None = None,
+                   consequent_items: Sequence[str] | None = None,
                    chunk_pairs: int = CHUNK_PAIRS) -> AffinityRules:
     """Rules 'consequent within ``window_days`` after antecedent' (A != B), vectorised: the
-    candidate event pairs of each customer are expanded in chunks, never per customer."""
+    candidate event pairs of each customer are expanded in chunks, never per customer.
+    With ``consequent_of`` (item -> group, e.g. product -> business line) and
+    ``consequent_items`` (the group names), consequents are groups: 'apartment, then any
+    decoration product within a year'."""
     n_items = len(items)
     require(window_days > 0, "window_days", "positive", window_days)
     require(chunk_pairs > 0, "chunk_pairs", "positive", chunk_pairs)
@@ -39,22 +45,31 @@ def sequence_rules(customer: IntArray, item: IntArray, time: IntArray, n_custome
     require_length("time", len(time), len(customer))
     require_index("customer", customer, n_customers)
     require_index("item", item, n_items)
+    grouped = consequent_of is not None and consequent_items is not None
+    n_targets = len(consequent_items) if grouped and consequent_items is not None else n_items
+    target_of = np.arange(n_items, dtype=np.int64)
+    if grouped and consequent_of is not None:
+        require_length("consequent_of", len(consequent_of), n_items)
+        require_index("consequent_of", consequent_of, n_targets)
+        target_of = consequent_of
     window = round(window_days * DAY)
     c, it, t = _sorted_events(customer, item, time)
     eligible = np.ones(len(c), dtype=np.bool_)
     if censor_at is not None:
         eligible = t + window <= censor_at
-    cells, delays = _first_delays(c, it, t, eligible, n_items, window, chunk_pairs)
-    pair_counts = np.bincount(cells, minlength=n_items * n_items).reshape(n_items, n_items)
+    cells, delays = _first_delays(c, it, target_of[it], t, eligible,
+                                  (n_items, n_targets, window, chunk_pairs), grouped)
+    pair_counts = np.bincount(cells, minlength=n_items * n_targets).reshape(n_items, n_targets)
     ante = _customers_per_item(c[eligible], it[eligible], n_items)
-    cons = _customers_per_item(c, it, n_items)
+    cons = _customers_per_item(c, target_of[it], n_targets)
     a, b = np.nonzero(pair_counts)
     rules = rules_from_counts(a, b, pair_counts[a, b], ante, cons, n_customers, items,
                               min_support=min_support, min_confidence=min_confidence,
-                              window_days=float(window_days))
+                              window_days=float(window_days),
+                              consequent_items=consequent_items if grouped else None)
     # The delays of the rules that passed, grouped by rule (rules are sorted by cell).
-    rule_of_cell = np.full(n_items * n_items, -1, dtype=np.int64)
-    rule_of_cell[rules.antecedent * n_items + rules.consequent] = np.arange(len(rules))
+    rule_of_cell = np.full(n_items * n_targets, -1, dtype=np.int64)
+    rule_of_cell[rules.antecedent * n_targets + rules.consequent] = np.arange(len(rules))
     rule = rule_of_cell[cells]
     mine = rule >= 0
     order = np.lexsort((delays[mine], rule[mine]))
@@ -65,7 +80,7 @@ def sequence_rules(customer: IntArray, item: IntArray, time: IntArray, n_custome
 def _sorted_events(customer: IntArray, item: IntArray, time: IntArray
                    ) -> tuple[IntArray, IntArray, IntArray]:
     """Distinct events ordered by (customer, time, item)."""
-    order = np.lexsort((item, time, customer))
+    order = sort_order((customer, time, item))
     c, it, t = customer[order], item[order], time[order]
     if len(c) > 1:
         new = np.ones(len(c), dtype=np.bool_)
@@ -74,10 +89,14 @@ def _sorted_events(customer: IntArray, item: IntArray, time: IntArray
     return c, it, t
 
 
-def _first_delays(c: IntArray, it: IntArray, t: IntArray, eligible: npt.NDArray[np.bool_],
-                  n_items: int, window: int, chunk_pairs: int) -> tuple[IntArray, IntArray]:
+def _first_delays(c: IntArray, it: IntArray, target: IntArray, t: IntArray,
+                  eligible: npt.NDArray[np.bool_], sizes: tuple[int, int, int, int],
+                  grouped: bool) -> tuple[IntArray, IntArray]:
     """One entry per (customer, A, B) with an eligible A then B in (t_A, t_A + window]:
-    the cell ``A * n_items + B`` and the shortest such delay in seconds."""
+    the cell ``A * n_targets + B`` (B indexes ``target``, the consequent of each event) and
+    the shortest such delay in seconds. Unless ``grouped``, A == B is no rule. ``sizes`` is
+    (n_items, n_targets, window seconds, chunk_pairs)."""
+    n_items, n_targets, window, chunk_pairs = sizes
     cells: list[IntArray] = []
     delays: list[IntArray] = []
     if not len(c):
@@ -100,28 +119,30 @@ def _first_delays(c: IntArray, it: IntArray, t: IntArray, eligible: npt.NDArray[
         stop = int(np.searchsorted(cum, done + chunk_pairs, side="right"))
         nxt = int(np.searchsorted(starts, max(stop, begin + 1), side="left"))
         end = int(starts[nxt]) if nxt < len(starts) else len(c)
-        cell, delay = _chunk_delays(c, it, t, lo[begin:end], width[begin:end], begin, n_items)
+        cell, delay = _chunk_delays(c, it, target, t, lo[begin:end], width[begin:end], begin,
+                                    n_items * n_targets, n_targets, grouped)
         cells.append(cell)
         delays.append(delay)
         begin = end
     return np.concatenate(cells), np.concatenate(delays)
 
 
-def _chunk_delays(c: IntArray, it: IntArray, t: IntArray, lo: IntArray, width: IntArray,
-                  begin: int, n_items: int) -> tuple[IntArray, IntArray]:
+def _chunk_delays(c: IntArray, it: IntArray, target: IntArray, t: IntArray, lo: IntArray,
+                  width: IntArray, begin: int, cells: int, n_targets: int, grouped: bool
+                  ) -> tuple[IntArray, IntArray]:
     total = int(width.sum())
     if not total:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     first = np.repeat(np.arange(begin, begin + len(lo)), width)
     offset = np.arange(total) - np.repeat(np.cumsum(width) - width, width)
     second = np.repeat(lo, width) + offset
-    a, b = it[first], it[second]
-    differ = a != b
-    first, second = first[differ], second[differ]
-    cells = n_items * n_items
-    triple = c[first] * cells + a[differ] * n_items + b[differ]
+    a, b = it[first], target[second]
+    if not grouped:
+        differ = a != b
+        first, second, a, b = first[differ], second[differ], a[differ], b[differ]
+    triple = c[first] * cells + a * n_targets + b
     delay = t[second] - t[first]
-    order = np.lexsort((delay, triple))
+    order = sort_order((triple, delay))
     triple, delay = triple[order], delay[order]
     head = np.ones(len(triple), dtype=np.bool_)
     head[1:] = triple[1:] != triple[:-1]
@@ -132,5 +153,13 @@ def _customers_per_item(c: IntArray, it: IntArray, n_items: int) -> IntArray:
     """How many distinct customers have an event of each item."""
     if not len(c):
         return np.zeros(n_items, dtype=np.int64)
-    pairs = np.unique(c * n_items + it)
+    key = c * n_items + it
+    space = (int(c.max()) + 1) * n_items
+    if space <= 64 * len(c) + 2**20:  # a bitmap beats sorting when it is small
+        seen = np.zeros(space, dtype=np.bool_)
+        seen[key] = True
+        counts: IntArray = seen.reshape(-1, n_items).sum(axis=0).astype(np.int64)
+        return counts
+    pairs = np.unique(key)
     return np.bincount(pairs % n_items, minlength=n_items).astype(np.int64)
+

@@ -1,5 +1,4 @@
-"""The demand x contribution matrix: sorts customers into follow-up tiers A-D and orders each
-tier for outbound lists."""
+"""The demand x contribution matrix: follow-up tiers A-D and their call order."""
 
 from __future__ import annotations
 

@@ -105,6 +105,9 @@ def test_incremental_counts_equal_one_shot() -> None:
     assert counts.n == 5 and counts.item_counts.tolist() == [4, 4, 2]
     for field in ("antecedent", "consequent", "count", "support", "confidence", "lift"):
         assert np.array_equal(getattr(running, field), getattr(one_shot, field)), field
+    saved = AffinityCounts.restore(ITEMS, *counts.state())
+    again = saved.add(matrix([[0, 2]])).rules(min_support=0.2, min_confidence=0.0)
+    assert again.n == 6 and again.find("A", "C") is not None
     other = AffinityCounts(ITEMS).add(matrix(BASKETS))
     merged = counts.merge(other).rules(min_support=0.2, min_confidence=0.0)
     assert merged.n == 10 and np.array_equal(merged.confidence, one_shot.confidence)

@@ -10,11 +10,13 @@ from analytics.cleansing import (
     MERGED,
     PHONE_INVALID,
     PHONE_MISSING,
+    SAME_PHONE,
     UNREACHABLE,
     cleanse_customers,
     cleanse_transactions,
+    group_strings,
 )
-from analytics.contacts import normalise_email, normalise_name, normalise_phone
+from analytics.contacts import name_keys, normalise_email, normalise_name, normalise_phone
 from analytics.errors import LengthMismatchError, NegativeValueError, NonFiniteError
 
 
@@ -48,7 +50,15 @@ def test_email_rules(raw: str, expected: str) -> None:
 
 
 def test_name_normalisation() -> None:
-    assert normalise_name("  Wang   Wei ") == normalise_name("wang wei") == "wang wei"
+    assert normalise_name("  Wang   Wei ") == normalise_name("wang\u3000wei") == "wangwei"
+    assert name_keys(["Wang  Wei", None, "WANGWEI"]).tolist() == ["wangwei", "", "wangwei"]
+
+
+def test_group_strings_is_exact() -> None:
+    keys = np.array(["b", "a", "b", "", "a", "ab"], dtype=np.str_)
+    group = group_strings(keys)
+    assert [group[0] == group[2], group[1] == group[4], len(set(group.tolist()))] == [
+        True, True, 4]
 
 
 def test_duplicates_merge_transitively_into_the_earliest() -> None:
@@ -72,7 +82,9 @@ def test_duplicates_merge_transitively_into_the_earliest() -> None:
 def test_without_registration_times_the_first_row_is_kept() -> None:
     report = cleanse_customers(["x", "y"], ["+8613800000001"] * 2, None)
     assert report.merges == (("y", "x"),)
-    assert report.flags.tolist()[0] & PHONE_MISSING == 0
+    assert report.flags.tolist() == [SAME_PHONE, SAME_PHONE | MERGED]  # e-mail not checked
+    unknown = cleanse_customers(["x", "y"], None, None)
+    assert unknown.flags.tolist() == [0, 0] and unknown.unreachable == 0
 
 
 @pytest.mark.parametrize(("rule", "merged"), [

@@ -75,6 +75,8 @@ def test_planted_rules_are_found(result: AnalysisResult) -> None:
     assert result.product_rules.find("RENO", "HOME") is not None  # but they go together
     deco = result.line_sequences.find("buy", "deco")
     assert deco is not None and deco.confidence == pytest.approx(reno.confidence, abs=0.05)
+    home_deco = result.product_line_sequences.find("HOME", "deco")
+    assert home_deco is not None and home_deco.confidence == pytest.approx(reno.confidence)
 
 
 def test_duplicates_merged_and_reported(result: AnalysisResult) -> None:
@@ -123,6 +125,17 @@ def test_tiers_and_summary(result: AnalysisResult) -> None:
     assert set(summary["seconds"]) == {"cleansing", "needs", "product rules", "sequence rules",
                                        "propensity model", "scoring", "contribution", "tiers"}
     assert "buy+deco+care" in summary["need_groups"] or "buy+deco" in summary["need_groups"]
+
+
+def test_call_lists(result: AnalysisResult) -> None:
+    everyone = result.call_list(("A", "B", "C", "D"))
+    assert sorted(everyone.tolist()) == list(range(898))
+    first = result.call_list(("A",), limit=10)
+    assert len(first) == 10 and (result.tiers.tier[first] == 0).all()
+    reno = result.call_list(("A", "B"), product="RENO")
+    scores = result.propensity.score[reno, 1]
+    assert (scores > 0).all() and (np.diff(scores) <= 0).all()
+    assert set(reno.tolist()) <= set(np.flatnonzero(result.tiers.tier <= 1).tolist())
 
 
 def test_progress_and_determinism() -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
 
 from analytics.contribution import contribution, rank_score
 from analytics.errors import IndexRangeError, ParameterError
@@ -39,6 +42,14 @@ def test_rank_score() -> None:
     values = np.array([3.0, 1.0, 3.0, 7.0, 0.0])
     present = np.array([True, True, True, True, False])
     assert rank_score(values, present).tolist() == [0.625, 0.25, 0.625, 1.0, 0.0]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(-3, 3), min_size=1, max_size=30))
+def test_rank_score_matches_scipy(values: list[int]) -> None:
+    array = np.array(values, dtype=np.float64)
+    expected = stats.rankdata(array, method="average") / len(array)
+    assert rank_score(array, np.ones(len(array), dtype=np.bool_)) == pytest.approx(expected)
 
 
 def test_contribution_by_hand() -> None:

@@ -39,6 +39,18 @@ def test_hand_computed_rules() -> None:
     assert rules.find("A", "C") is None and rules.find("A", "A") is None
 
 
+def test_consequents_can_be_groups() -> None:
+    rules = sequence_rules(*columns(EVENTS), 6, ITEMS, window_days=30, min_support=0.01,
+                           min_confidence=0.0, consequent_of=np.array([0, 1, 1]),
+                           consequent_items=("first", "later"))
+    assert rules.targets == ("first", "later") and rules.items == ITEMS
+    later = rules.find("A", "later")
+    assert later is not None and (later.count, later.confidence) == (2, 0.5)
+    assert later.consequent_support == pytest.approx(5 / 6)  # B or C customers
+    assert rules.find("A", "first") is None  # c3's second A came 50 days later
+    assert rules.matrix().shape == (3, 2)
+
+
 def test_censoring_counts_only_fully_observed_windows() -> None:
     rules = sequence_rules(*columns(EVENTS), 6, ITEMS, window_days=30, min_support=0.01,
                            min_confidence=0.0, censor_at=35 * DAY)
