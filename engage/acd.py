@@ -17,6 +17,7 @@ from engage.profiles import ProfileDirectory
 from engage.queues import QueueDirectory
 from engage.routing import Channel, eligible, estimated_wait
 from engage.staff import StaffDirectory
+from engage.tasks import cancel_and_wait
 
 log = logging.getLogger("engage.acd")
 
@@ -79,9 +80,7 @@ class Acd:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
 
     async def _loop(self, step: Any, interval: float) -> None:
         while True:
@@ -140,7 +139,10 @@ class Acd:
     # -- interactions ------------------------------------------------------------------------
     async def enqueue(self, queue_id: str, channel: str, *, customer: str = "",
                       visitor: str = "", site: str = "", context: Mapping[str, Any] | None = None,
-                      priority: int | None = None, front: bool = False) -> dict[str, Any]:
+                      priority: int | None = None, front: bool = False, ix: str = ""
+                      ) -> dict[str, Any]:
+        """Queue a new interaction (and route it at once); ``ix`` may be allocated first with
+        ``store.next_interaction_id()`` so the caller can listen before anything happens."""
         queue = self.queues.get(queue_id)
         try:
             Channel(channel)
@@ -149,7 +151,7 @@ class Acd:
         if queue.hours is not None and not queue.hours.is_open(datetime.now(UTC)):
             raise AcdError("queue_closed", exit="message")
         outcome = await self._run(
-            "enqueue", "", queue_id, channel, "" if priority is None else priority, customer,
+            "enqueue", ix, queue_id, channel, "" if priority is None else priority, customer,
             visitor, site, orjson.dumps(dict(context or {})).decode(), "1" if front else "0")
         ix = str(outcome.fields["interaction"])
         status = await self.status(ix) if outcome.fields.get("state") == "queued" else {

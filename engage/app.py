@@ -123,7 +123,10 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     register(sockets, SignalingDeps(sessions=services.sessions, sites=services.sites,
                                     visitor_tokens=services.visitor_tokens,
                                     node_id=settings.node_id))
-    notifier = SocketNotifier(sockets, services.acd)
+    async def publish_queue_changed(queue: str) -> None:
+        await bus.publish(backends.redis, bus.ACD_QUEUE_CHANGED, queue=queue)
+
+    notifier = SocketNotifier(sockets, services.acd, publish_queue_changed)
     services.acd.notifier = notifier
     register_acd(sockets, services.acd, notifier)
     sockets.attach(app, socketio_path="socket.io")
@@ -146,6 +149,10 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         await sockets.drop_user(str(event.get("username")), "signed out",
                                 session_id=str(event.get("session_id")))
 
+    async def on_queue_changed(event: dict[str, object]) -> None:
+        await notifier.refresh_local(str(event.get("queue")))
+
+    listener.on(bus.ACD_QUEUE_CHANGED, on_queue_changed)
     listener.on(bus.STAFF_SESSIONS_REVOKED, on_revoked)
     listener.on(bus.STAFF_SESSION_ENDED, on_session_ended)
     listener.on(bus.SITES_CHANGED, on_sites_changed)

@@ -11,6 +11,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from engage import keys
+from engage.tasks import cancel_and_wait
 
 log = logging.getLogger("engage.bus")
 
@@ -18,6 +19,7 @@ log = logging.getLogger("engage.bus")
 STAFF_SESSIONS_REVOKED = "staff.sessions_revoked"
 STAFF_SESSION_ENDED = "staff.session_ended"
 SITES_CHANGED = "sites.changed"
+ACD_QUEUE_CHANGED = "acd.queue_changed"
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -49,11 +51,7 @@ class EventListener:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait([task])
 
     async def _run(self) -> None:
         delay = 0.1

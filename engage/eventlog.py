@@ -12,6 +12,8 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from engage.tasks import cancel_and_wait
+
 log = logging.getLogger("engage.eventlog")
 
 STREAM = "engage:acd:events"
@@ -59,8 +61,7 @@ class EventLogWriter:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await cancel_and_wait([task])
         try:
             await self.drain()
         except Exception:

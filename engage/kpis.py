@@ -71,10 +71,10 @@ class KpiService:
         if end <= start:
             raise InvalidPayload("the report window must end after it starts, and start "
                                  "before now", start=start.isoformat(), end=end.isoformat())
-        window = await self._find({"at": {"$gte": start, "$lt": end}})
+        window = await self._between(start, end)
         earlier = await self._earlier_events(window, start)
-        states = await self._find({"kind": "agent",
-                                   "at": {"$gte": start - self.state_lookback, "$lt": start}})
+        states = [e for e in await self._between(start - self.state_lookback, start)
+                  if e.get("kind") == "agent"]
         observed = min(end + timedelta(days=self.fcr_days), now)
         later = await self._later_arrivals(window, end, observed)
         facts = interaction_facts([*earlier, *window, *later])
@@ -92,6 +92,14 @@ class KpiService:
             levels[str(doc["_id"])] = (raw if isinstance(raw, int) and raw >= 0
                                        else DEFAULT_SERVICE_LEVEL_SECONDS)
         return levels
+
+    async def _between(self, start: datetime, end: datetime) -> list[Document]:
+        """Events with ``start <= at < end``. nx-27017 compares date bounds at whole seconds,
+        so the query asks for whole seconds around the range and Python cuts it exactly."""
+        low = start.replace(microsecond=0)
+        high = end.replace(microsecond=0) + timedelta(seconds=1)
+        return [e for e in await self._find({"at": {"$gte": low, "$lt": high}})
+                if start <= _utc(e["at"]) < end]
 
     async def _find(self, query: Document) -> list[Document]:
         cursor = self._events.find(query, PROJECTION, sort=[("at", ASCENDING)],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engage.acd import Acd
+from engage.acd_store import AcdError
 from engage.errors import Forbidden
+from engage.lifecycle import TERMINAL
 from engage.models import Role
 from signaling.schemas import (
     AGENT_NS,
@@ -27,12 +29,16 @@ QUEUE_STATUS_DEBOUNCE = 0.25
 
 class SocketNotifier:
     """Delivers ACD decisions: agents by their user room, visitors by their interaction room
-    (on whichever node holds the socket), queue positions to this node's waiting visitors."""
+    (on whichever node holds the socket). Queue positions: a change on any node is published
+    on the bus, and every node refreshes the visitors whose sockets it holds."""
 
-    def __init__(self, server: EngageSocketServer, acd: Acd) -> None:
+    def __init__(self, server: EngageSocketServer, acd: Acd,
+                 publish: Callable[[str], Awaitable[None]] | None = None) -> None:
         self._server = server
         self._acd = acd
-        self.waiting: dict[str, dict[str, str]] = {}  # queue -> {interaction: sid}, local only
+        self._publish = publish
+        # Interactions of this node's visitor sockets, until they end: ix -> (sid, queue).
+        self.local: dict[str, tuple[str, str]] = {}
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -44,40 +50,64 @@ class SocketNotifier:
                                 namespace=VISITOR_NS)
 
     async def queue_changed(self, queue: str) -> None:
-        if queue in self.waiting and queue not in self._pending:
-            self._pending.add(queue)
-            task = asyncio.create_task(self._refresh(queue))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        """Coalesced: at most one publication per queue per debounce interval."""
+        if queue in self._pending:
+            return
+        self._pending.add(queue)
+        task = asyncio.create_task(self._announce(queue))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _refresh(self, queue: str) -> None:
+    async def _announce(self, queue: str) -> None:
         await asyncio.sleep(QUEUE_STATUS_DEBOUNCE)
         self._pending.discard(queue)
-        for ix, sid in list(self.waiting.get(queue, {}).items()):
-            status = await self._acd.status(ix)
-            if status["state"] != "queued" or status["queue"] != queue:
-                self.waiting.get(queue, {}).pop(ix, None)
-                if status["state"] == "queued":  # overflowed: follow it to its new queue
-                    self.waiting.setdefault(status["queue"], {})[ix] = sid
+        if self._publish is not None:
+            await self._publish(queue)  # every node, this one included, refreshes its own
+        else:
+            await self.refresh_local(queue)
+
+    async def refresh_local(self, queue: str) -> None:
+        """Send position and estimated wait to this node's visitors waiting in ``queue``."""
+        for ix, (sid, known_queue) in list(self.local.items()):
+            if known_queue != queue:
                 continue
-            await self._server.emit("queue_status", {"interaction": ix, **status}, to=sid,
-                                    namespace=VISITOR_NS)
-        if not self.waiting.get(queue):
-            self.waiting.pop(queue, None)
+            try:
+                status = await self._acd.status(ix)
+            except AcdError:
+                self.local.pop(ix, None)  # expired
+                continue
+            if status["state"] in TERMINAL:
+                self.local.pop(ix, None)
+                continue
+            self.local[ix] = (sid, status["queue"])  # follows overflows and transfers
+            if status["state"] == "queued":
+                await self._server.emit("queue_status", {"interaction": ix, **status}, to=sid,
+                                        namespace=VISITOR_NS)
+
+    def track(self, ix: str, sid: str, queue: str) -> None:
+        self.local[ix] = (sid, queue)
 
     def forget_sid(self, sid: str) -> None:
-        for items in self.waiting.values():
-            for ix in [ix for ix, s in items.items() if s == sid]:
-                del items[ix]
+        for ix in [ix for ix, (s, _) in self.local.items() if s == sid]:
+            del self.local[ix]
 
 
 def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier) -> None:
+    # The join hook runs as a task; an acd.state sent right after connecting waits for it
+    # instead of failing with not_signed_in.
+    signed_in: dict[str, asyncio.Event] = {}  # sid -> set once the sign-in has run
+
     async def agent_join(state: SocketState) -> None:
-        if state.role is Role.AGENT or state.role is Role.SUPERVISOR:
-            assert state.username is not None
-            await acd.agent_connected(state.username)
+        done = signed_in.setdefault(state.sid, asyncio.Event())
+        try:
+            if state.role is Role.AGENT or state.role is Role.SUPERVISOR:
+                assert state.username is not None
+                await acd.agent_connected(state.username)
+        finally:
+            done.set()
 
     async def agent_leave(state: SocketState) -> None:
+        signed_in.pop(state.sid, None)
         if state.username is not None:
             await acd.agent_disconnected(state.username)
 
@@ -99,6 +129,9 @@ def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier)
     @handler("acd.state")
     async def set_state(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, SetState)
+        joined = signed_in.get(state.sid)
+        if joined is not None:
+            await joined.wait()
         return {"state": await acd.set_state(agent(state), payload.state, payload.reason)}
 
     @handler("acd.accept")
@@ -158,17 +191,22 @@ def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier)
     @server.handle(VISITOR_NS, "contact.request")
     async def contact_request(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, ContactRequest) and state.visitor is not None
+        acd.queues.get(payload.queue)
         context = {**payload.context, "visitor": state.visitor.visitor_id,
                    "site": state.visitor.site_key}
-        created = await acd.enqueue(payload.queue, payload.channel,
-                                    visitor=state.visitor.visitor_id,
-                                    site=state.visitor.site_key, context=context)
-        ix = created["interaction"]
+        # In the room before the enqueue: an agent may be offered it within the same call.
+        ix = await acd.store.next_interaction_id()
         owned.setdefault(state.sid, set()).add(ix)
         await server.enter_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)
-        if created.get("state") == "queued":
-            notifier.waiting.setdefault(payload.queue, {})[ix] = state.sid
-        return created
+        notifier.track(ix, state.sid, payload.queue)
+        try:
+            return await acd.enqueue(payload.queue, payload.channel, ix=ix,
+                                     visitor=state.visitor.visitor_id,
+                                     site=state.visitor.site_key, context=context)
+        except Exception:
+            notifier.local.pop(ix, None)
+            await server.leave_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)
+            raise
 
     @server.handle(VISITOR_NS, "contact.status")
     async def contact_status(state: SocketState, payload: Payload) -> dict[str, Any]:

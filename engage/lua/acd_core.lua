@@ -157,10 +157,16 @@ end
 -- channel (routing), so a call nobody can take never blocks a chat behind it.
 local function waiting_add(ix, h, front)
   local order = tonumber(h.order)
-  if front then order = order - FRONT_BONUS; redis.call('HSET', ixkey(ix), 'order', order) end
+  -- Requeued at the front (agent lost, cold transfer): the max-wait clock restarts, or the
+  -- time the customer spent being served would time them out at once.
+  local since = tonumber(h.enqueued_ms)
+  if front then
+    order, since = order - FRONT_BONUS, NOW
+    redis.call('HSET', ixkey(ix), 'order', order, 'queue_since_ms', NOW)
+  end
   redis.call('ZADD', key('q', h.queue, 'waiting'), order, ix)
   redis.call('ZADD', key('q', h.queue, 'waiting', h.channel), order, ix)
-  redis.call('ZADD', key('q', h.queue, 'since'), tonumber(h.enqueued_ms), ix)
+  redis.call('ZADD', key('q', h.queue, 'since'), since, ix)
   want_route(h.queue)
   notify('queue', h.queue, 'queue_changed', {})
 end

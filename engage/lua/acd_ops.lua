@@ -109,10 +109,11 @@ local function consult_end(ix, by, complete_it)
   local target = h.consult or ''
   if h.state ~= 'connected' or target == '' then return fail('no_consult') end
   if by ~= h.agent and by ~= target and by ~= 'system' then return fail('not_your_interaction') end
+  -- Checked before any write: a refused completion must leave the consultation as it was.
+  if complete_it and h.consult_state ~= 'accepted' then return fail('consult_not_accepted') end
   redis.call('HDEL', ixkey(ix), 'consult', 'consult_state')
   redis.call('ZREM', key('consults'), ix)
   if complete_it then
-    if h.consult_state ~= 'accepted' then return fail('consult_not_accepted') end
     local previous = h.agent
     add_load(previous, h.channel, -1)
     redis.call('SREM', key('agent', previous, 'ix'), ix)

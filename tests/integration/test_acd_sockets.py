@@ -1,0 +1,592 @@
+"""The ACD end to end over real Socket.IO clients: offers, timers, exits, transfers, capacity."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+import socketio
+from pymongo import AsyncMongoClient
+
+from engage.acd_store import AcdStore
+from engage.app import SERVICES, create_app
+from engage.backends import open_backends
+from engage.embedded import EmbeddedRedis
+from engage.models import Role
+from engage.routing import estimated_wait
+from engage.services import Services
+from signaling.schemas import SERVER_EVENTS
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, login, node_settings, socket_token
+
+WAIT = 15.0  # generous: nothing below waits for a timer, only for the event it causes
+
+AGENTS = {"alice": {"sales": 2, "support": 1}, "bob": {"sales": 1, "support": 2},
+          "carol": {"support": 1}}
+BASE = {"wrap_up_seconds": 30, "offer_timeout_seconds": 30, "max_wait_seconds": 600}
+QUEUES = [
+    {"_id": "sales", "required_skills": {"sales": 1}, **BASE},
+    {"_id": "support", "required_skills": {"support": 1}, **BASE},
+    # Short timers, each for the test that fires it.
+    {"_id": "quick", "required_skills": {"sales": 1}, **BASE, "offer_timeout_seconds": 1,
+     "max_misses": 2},
+    {"_id": "brief", "required_skills": {"nobody": 1}, **BASE, "max_wait_seconds": 2,
+     "exit": "callback"},
+    {"_id": "front", "required_skills": {"nobody": 1}, **BASE, "max_wait_seconds": 2,
+     "exit": "overflow:support"},
+    {"_id": "hasty", "required_skills": {"sales": 1}, **BASE, "max_wait_seconds": 1,
+     "wrap_up_seconds": 1},
+]
+
+
+class Inbox:
+    """Every server event one client received; a test takes the ones it waits for."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.items: list[tuple[str, dict[str, Any]]] = []
+        self.history: list[tuple[str, dict[str, Any]]] = []
+        self._arrived = asyncio.Event()
+
+    def push(self, event: str, data: Any = None) -> None:
+        entry = (event, data if isinstance(data, dict) else {"_": data})
+        self.items.append(entry)
+        self.history.append(entry)
+        self._arrived.set()
+
+    def seen(self, event: str, **fields: Any) -> list[dict[str, Any]]:
+        return [d for e, d in self.history if e == event and _matches(d, fields)]
+
+    async def expect(self, event: str, timeout: float = WAIT, **fields: Any) -> dict[str, Any]:
+        """The first unconsumed ``event`` whose payload has ``fields``; waits for it."""
+        async def find() -> dict[str, Any]:
+            while True:
+                for i, (name, data) in enumerate(self.items):
+                    if name == event and _matches(data, fields):
+                        del self.items[i]
+                        return data
+                self._arrived.clear()
+                await self._arrived.wait()
+        try:
+            return await asyncio.wait_for(find(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"{self.owner}: no {event} {fields} within {timeout}s; "
+                                 f"received {self.history}") from None
+
+
+def _matches(data: dict[str, Any], fields: dict[str, Any]) -> bool:
+    return all(data.get(k) == v for k, v in fields.items())
+
+
+class Peer:
+    """One Socket.IO client (an agent console or a visitor widget) and what it received."""
+
+    def __init__(self, name: str, namespace: str) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.inbox = Inbox(name)
+        for event in SERVER_EVENTS:
+            self.client.on(event, lambda data=None, e=event: self.inbox.push(e, data),
+                           namespace=namespace)
+
+    async def call(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply: dict[str, Any] = await self.client.call(event, data or {},
+                                                       namespace=self.namespace, timeout=WAIT)
+        return reply
+
+    async def ok(self, event: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply = await self.call(event, data)
+        assert reply.get("ok") is True, f"{self.name} {event}: {reply}"
+        return reply
+
+    async def refused(self, event: str, data: dict[str, Any], code: str) -> dict[str, Any]:
+        reply = await self.call(event, data)
+        assert reply.get("ok") is False and reply.get("code") == code, \
+            f"{self.name} {event}: expected {code}, got {reply}"
+        assert reply.get("message"), reply
+        return reply
+
+    async def expect(self, event: str, **fields: Any) -> dict[str, Any]:
+        return await self.inbox.expect(event, **fields)
+
+    # Agent conveniences --------------------------------------------------------------------
+    async def available(self) -> None:
+        assert (await self.ok("acd.state", {"state": "available"}))["state"] == "available"
+        await self.expect("agent_state", state="available")
+
+    async def accept(self, ix: str) -> dict[str, Any]:
+        return await self.ok("acd.accept", {"interaction": ix})
+
+    async def take(self, ix: str) -> dict[str, Any]:
+        """Wait for the offer of ``ix``, accept it."""
+        offer = await self.expect("offer", interaction=ix)
+        await self.accept(ix)
+        return offer
+
+    async def interactions(self) -> list[str]:
+        view = await self.ok("acd.status")
+        return [item["interaction"] for item in view["interactions"]]
+
+
+class Floor:
+    """A contact-centre floor on one live node: agents, visitors, a supervisor over HTTP."""
+
+    def __init__(self, url: str, services: Services) -> None:
+        self.url = url
+        self.services = services
+        self.store: AcdStore = services.acd.store
+        self.peers: list[Peer] = []
+        self.visitor_ids: dict[str, str] = {}
+
+    async def connect(self, username: str) -> Peer:
+        peer = Peer(username, "/agent")
+        self.peers.append(peer)
+        await peer.client.connect(self.url, namespaces=["/agent"],
+                                  auth={"token": await socket_token(self.url, username)},
+                                  transports=["websocket"], wait_timeout=WAIT)
+        return peer
+
+    async def agent(self, username: str, available: bool = True) -> Peer:
+        peer = await self.connect(username)
+        # Signed in to the ACD by the server, not yet ready.
+        await peer.expect("agent_state", state="away", reason="not_ready")
+        if available:
+            await peer.available()
+        return peer
+
+    async def visitor(self, name: str = "visitor") -> Peer:
+        async with aiohttp.ClientSession() as http:
+            response = await http.post(f"{self.url}/api/visitor/token",
+                                       json={"site_key": SITE_KEY},
+                                       headers={"Origin": SITE_ORIGIN})
+            body = await response.json()
+        peer = Peer(name, "/visitor")
+        self.peers.append(peer)
+        self.visitor_ids[name] = body["visitor_id"]
+        await peer.client.connect(self.url, namespaces=["/visitor"],
+                                  auth={"token": body["token"]}, headers={"Origin": SITE_ORIGIN},
+                                  transports=["websocket"], wait_timeout=WAIT)
+        return peer
+
+    async def ask(self, visitor: Peer, queue: str, channel: str = "chat",
+                  context: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A visitor's contact request; the reply carries the interaction id."""
+        return await visitor.ok("contact.request", {"queue": queue, "channel": channel,
+                                                    "context": context or {}})
+
+    async def create(self, queue: str, channel: str = "chat", **body: Any) -> str:
+        """An interaction created over HTTP by the supervisor (no visitor socket)."""
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            assert (await login(http, self.url, "supervisor")).status == 200
+            response = await http.post(f"{self.url}/api/interactions",
+                                       json={"queue": queue, "channel": channel, **body})
+            created = await response.json()
+            assert response.status == 201, created
+            return str(created["interaction"])
+
+    async def state_of(self, ix: str) -> str:
+        return (await self.store.interaction(ix))["state"]
+
+    async def close(self) -> None:
+        for peer in self.peers:
+            await peer.client.disconnect()
+
+
+@pytest.fixture
+async def floor(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
+                redis: aioredis.Redis, aiohttp_server: Any) -> AsyncIterator[Floor]:
+    """One live node (grace period 1 s) with agents, a supervisor, a site and the queues."""
+    settings = node_settings(redis_server.url, mongo_url, db_name, tmp_path,
+                             ENGAGE_CONNECT_TIMEOUT="2", ENGAGE_AGENT_GRACE="1")
+    async with open_backends(settings, own_children=False) as backends:
+        app = create_app(settings, backends)
+        server = await aiohttp_server(app, port=settings.port)
+        services = app[SERVICES]
+        await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
+        for name, skills in AGENTS.items():
+            await services.staff.add(name, PASSWORD, Role.AGENT, skills=skills)
+        await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
+        for queue in QUEUES:
+            await services.queues.save(queue)
+        floor = Floor(settings.public_url, services)
+        try:
+            yield floor
+        finally:
+            await floor.close()
+            await cancel_until_done({"acd-eventlog"})
+            await server.close()  # stop the ACD and event log before their backends close
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    await client.drop_database(db_name)
+    await client.close()
+
+
+async def cancel_until_done(names: set[str]) -> None:
+    """Stop background loops for sure: on Python 3.11 a cancellation can be swallowed by
+    asyncio.wait_for inside redis-py (each send), and a loop that caught it runs forever."""
+    tasks = [t for t in asyncio.all_tasks() if t.get_name() in names]
+    while pending := [t for t in tasks if not t.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=1)
+
+
+async def lifecycle(floor: Floor, agent: Peer, visitor: Peer) -> str:
+    """Offer -> accept -> complete -> wrap-up -> closed, checking what each side is told."""
+    context = {"page": "/pricing", "cart": ["sofa"]}
+    created = await floor.ask(visitor, "sales", "chat", context)
+    ix = created["interaction"]
+    assert created["state"] == "offered" and created["queue"] == "sales"
+    offer = await agent.expect("offer", interaction=ix)
+    assert offer["queue"] == "sales" and offer["channel"] == "chat"
+    assert offer["ring_all"] is False and isinstance(offer["deadline_ms"], int)
+    assert offer["context"] == {**context, "visitor": floor.visitor_ids[visitor.name],
+                                "site": SITE_KEY}
+
+    accepted = await agent.accept(ix)
+    assert accepted["interaction"] == ix and accepted["context"] == offer["context"]
+    await agent.expect("agent_state", state="busy")
+    await visitor.expect("connected", interaction=ix, agent=agent.name)
+    assert await agent.interactions() == [ix]
+
+    await agent.ok("acd.complete", {"interaction": ix})
+    await visitor.expect("ended", interaction=ix, by=agent.name)
+    assert (await agent.expect("wrap_up", interaction=ix))["deadline_ms"] > 0
+    await agent.expect("agent_state", state="wrap_up")
+    refused = await agent.call("acd.state", {"state": "available"})
+    assert refused["ok"] is False and refused["code"] == "finish_wrap_up"
+
+    await agent.ok("acd.wrap_up", {"interaction": ix, "disposition": "resolved"})
+    assert (await agent.expect("closed", interaction=ix))["disposition"] == "resolved"
+    await agent.expect("agent_state", state="available")
+    view = await agent.ok("acd.status")
+    assert view["state"] == "available" and view["interactions"] == []
+    assert await floor.state_of(ix) == "closed"
+    return str(ix)
+
+
+# -- the basic flow --------------------------------------------------------------------------
+
+async def test_offer_accept_complete_wrap_up_close(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    visitor = await floor.visitor()
+    await lifecycle(floor, alice, visitor)
+    agent = await floor.store.agent("alice")
+    assert agent["load:chat"] == "0" and agent["misses"] == "0"
+
+
+async def test_an_agent_may_go_available_right_after_connecting(floor: Floor) -> None:
+    """The server signs a new socket in to the ACD in a task; acd.state must not overtake it."""
+    for name in AGENTS:
+        peer = await floor.connect(name)
+        assert await peer.call("acd.state", {"state": "available"}) == {
+            "ok": True, "state": "available"}
+        await peer.expect("agent_state", state="away", reason="not_ready")
+        await peer.expect("agent_state", state="available")
+
+
+async def test_event_log_has_every_transition_in_order(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    ix = await lifecycle(floor, alice, await floor.visitor())
+    await floor.services.eventlog.drain()
+    events = floor.services.backends.db["acd_events"]
+    docs = [d async for d in events.find({"ix": ix})]
+    docs.sort(key=lambda d: tuple(int(p) for p in d["_id"].split("-")))
+    assert [(d["from"], d["to"], d["reason"]) for d in docs] == [
+        ("new", "queued", "enqueued"), ("queued", "offered", "longest_idle"),
+        ("offered", "connected", "accepted"), ("connected", "wrap_up", "completed"),
+        ("wrap_up", "closed", "disposition")]
+    assert docs[-1]["disposition"] == "resolved" and docs[-1]["agent"] == "alice"
+    assert all(d["queue"] == "sales" and d["channel"] == "chat" for d in docs)
+    assert [d["at"] for d in docs] == sorted(d["at"] for d in docs)
+    moves = [d async for d in events.find({"kind": "agent", "agent": "alice"})]
+    moves.sort(key=lambda d: tuple(int(p) for p in d["_id"].split("-")))
+    assert [(d["from"], d["to"]) for d in moves] == [
+        ("offline", "away"), ("away", "available"), ("available", "busy"),
+        ("busy", "wrap_up"), ("wrap_up", "available")]
+
+
+async def test_decline_offers_it_to_the_next_agent(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    bob = await floor.agent("bob", available=False)
+    ix = (await floor.ask(await floor.visitor(), "sales"))["interaction"]
+    await alice.expect("offer", interaction=ix)
+    await bob.available()
+    await alice.ok("acd.decline", {"interaction": ix})
+    await alice.expect("offer_revoked", interaction=ix, reason="declined")
+    await bob.take(ix)
+    assert await bob.interactions() == [ix] and await alice.interactions() == []
+    assert (await floor.store.agent("alice"))["load:chat"] == "0"
+
+
+async def test_wrap_up_ends_by_itself_when_its_time_is_up(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    visitor = await floor.visitor()
+    ix = (await floor.ask(visitor, "hasty"))["interaction"]
+    await alice.take(ix)
+    await alice.ok("acd.complete", {"interaction": ix})
+    assert (await alice.expect("closed", interaction=ix))["disposition"] == ""
+    await alice.expect("agent_state", state="available")
+    assert await floor.state_of(ix) == "closed"
+
+
+# -- offer timers ----------------------------------------------------------------------------
+
+async def test_unanswered_offer_goes_to_the_next_agent(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    bob = await floor.agent("bob", available=False)
+    ix = (await floor.ask(await floor.visitor(), "quick"))["interaction"]
+    await alice.expect("offer", interaction=ix)
+    await bob.available()
+    await alice.expect("offer_revoked", interaction=ix, reason="timeout")
+    await bob.expect("offer", interaction=ix)  # not accepted: its 1 s could run out under load
+    assert len(alice.inbox.seen("offer", interaction=ix)) == 1  # never back to her
+    agent = await floor.store.agent("alice")
+    assert agent["misses"] == "1" and agent["state"] == "available"
+    assert agent["load:chat"] == "0"
+
+
+async def test_agent_is_paused_after_consecutive_missed_offers(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    first = await floor.create("quick")
+    second = await floor.create("quick")
+    for ix in (first, second):
+        await alice.expect("offer", interaction=ix)
+        await alice.expect("offer_revoked", interaction=ix, reason="timeout")
+    await alice.expect("agent_state", state="away", reason="missed_offers")
+    assert await floor.state_of(first) == "queued" and await floor.state_of(second) == "queued"
+    agent = await floor.store.agent("alice")
+    assert agent["state"] == "away" and agent["load:chat"] == "0"
+    assert await floor.store.redis.zscore(floor.store.key("q", "quick", "ready", "chat"),
+                                          "alice") is None
+
+
+# -- agents vanishing ------------------------------------------------------------------------
+
+async def test_vanished_agent_s_call_is_requeued_at_the_front(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    caller, next_caller = await floor.visitor("caller"), await floor.visitor("next")
+    ix = (await floor.ask(caller, "sales", "voice"))["interaction"]
+    await alice.take(ix)
+    await caller.expect("connected", interaction=ix, agent="alice")
+    waiting = await floor.ask(next_caller, "sales", "voice")  # one call at a time
+    assert waiting["state"] == "queued" and waiting["position"] == 1
+
+    await alice.client.disconnect()
+    await caller.expect("agent_lost", interaction=ix)
+    await caller.expect("queue_status", interaction=ix, state="queued", reason="agent_gone")
+    status = await caller.ok("contact.status", {"interaction": ix})
+    assert status["state"] == "queued" and status["position"] == 1
+    later = await next_caller.ok("contact.status", {"interaction": waiting["interaction"]})
+    assert later["position"] == 2
+    assert (await floor.store.agent("alice"))["state"] == "offline"
+
+    bob = await floor.agent("bob")
+    await bob.take(ix)
+    await caller.expect("connected", interaction=ix, agent="bob")
+    assert await floor.state_of(waiting["interaction"]) == "queued"
+
+
+async def test_requeued_interaction_waits_afresh_after_the_grace_period(floor: Floor) -> None:
+    """The grace period (1 s) outlasts the queue's max wait (1 s): the customer was being
+    served, so the time since first queueing must not time them out on requeue."""
+    alice = await floor.agent("alice")
+    caller = await floor.visitor("caller")
+    ix = (await floor.ask(caller, "hasty"))["interaction"]
+    await alice.take(ix)
+    bob = await floor.agent("bob")
+    await alice.client.disconnect()
+    await caller.expect("agent_lost", interaction=ix)
+    await bob.take(ix)
+    await caller.expect("connected", interaction=ix, agent="bob")
+    assert not caller.inbox.seen("timed_out")
+
+
+# -- what the visitor sees while waiting ----------------------------------------------------
+
+async def test_visitor_sees_position_and_estimated_wait(floor: Floor) -> None:
+    alice = await floor.agent("alice", available=False)  # signed in, staffing the queue
+    visitors = [await floor.visitor(f"v{i}") for i in range(3)]
+    replies = [await floor.ask(v, "sales", "voice") for v in visitors]
+    staffed = await floor.store.redis.scard(floor.store.key("q", "sales", "staffed"))
+    assert staffed == 1
+    for position, reply in enumerate(replies, start=1):
+        assert reply["state"] == "queued" and reply["position"] == position
+        assert reply["estimated_wait_seconds"] == round(estimated_wait(position, 180, staffed))
+    first, last = replies[0]["interaction"], replies[2]["interaction"]
+
+    await alice.available()  # takes one call: the others move up
+    await alice.expect("offer", interaction=first)
+    update = await visitors[2].expect("queue_status", interaction=last, position=2)
+    assert update["state"] == "queued"
+    assert update["estimated_wait_seconds"] == round(estimated_wait(2, 180, staffed))
+    earlier = visitors[2].inbox.seen("queue_status", interaction=last)
+    assert {u["position"] for u in earlier} <= {2, 3}
+    assert earlier[-1]["position"] == 2
+    await visitors[1].expect("queue_status", interaction=replies[1]["interaction"], position=1)
+
+
+async def test_max_wait_ends_with_a_callback(floor: Floor) -> None:
+    visitor = await floor.visitor()
+    created = await floor.ask(visitor, "brief")
+    ix = created["interaction"]
+    assert created["state"] == "queued"
+    assert (await visitor.expect("timed_out", interaction=ix))["exit"] == "callback"
+    status = await visitor.ok("contact.status", {"interaction": ix})
+    assert status["state"] == "timed_out"
+    assert (await floor.store.interaction(ix))["exit"] == "callback"
+
+
+async def test_max_wait_overflows_to_another_queue(floor: Floor) -> None:
+    bob = await floor.agent("bob")  # serves support, not front
+    visitor = await floor.visitor()
+    created = await floor.ask(visitor, "front", "chat", {"topic": "leak"})
+    ix = created["interaction"]
+    assert created["state"] == "queued"
+    moved = await visitor.expect("queue_status", interaction=ix, reason="overflow")
+    assert moved["state"] == "queued" and moved["queue"] == "support"
+    offer = await bob.take(ix)
+    assert offer["queue"] == "support" and offer["context"]["topic"] == "leak"
+    await visitor.expect("connected", interaction=ix, agent="bob")
+    assert not visitor.inbox.seen("timed_out")
+
+
+# -- transfers -------------------------------------------------------------------------------
+
+async def connected_chat(floor: Floor, agent: Peer, visitor: Peer,
+                         context: dict[str, Any]) -> str:
+    ix = str((await floor.ask(visitor, "sales", "chat", context))["interaction"])
+    await agent.take(ix)
+    await visitor.expect("connected", interaction=ix, agent=agent.name)
+    return ix
+
+
+async def test_cold_transfer_to_a_queue(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    visitor = await floor.visitor()
+    ix = await connected_chat(floor, alice, visitor, {"order": "A-17"})
+    carol = await floor.agent("carol")  # support only
+    await alice.ok("acd.transfer", {"interaction": ix, "to_queue": "support"})
+    await alice.expect("transferred", interaction=ix, to_queue="support")
+    offer = await carol.take(ix)
+    assert offer["queue"] == "support" and offer["context"]["order"] == "A-17"
+    await visitor.expect("connected", interaction=ix, agent="carol")
+    assert await alice.interactions() == [] and await carol.interactions() == [ix]
+    assert (await floor.store.agent("alice"))["load:chat"] == "0"
+
+
+async def test_cold_transfer_to_an_agent(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    visitor = await floor.visitor()
+    ix = await connected_chat(floor, alice, visitor, {"order": "B-2"})
+    bob = await floor.agent("bob")
+    await alice.refused("acd.transfer", {"interaction": ix, "to_agent": "alice"}, "same_agent")
+    await alice.ok("acd.transfer", {"interaction": ix, "to_agent": "bob"})
+    await alice.expect("transferred", interaction=ix, to_agent="bob")
+    offer = await bob.take(ix)
+    assert offer["context"]["order"] == "B-2"
+    await visitor.expect("connected", interaction=ix, agent="bob")
+    assert await alice.interactions() == [] and await bob.interactions() == [ix]
+
+
+async def test_warm_transfer_keeps_the_interaction_and_its_context(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    visitor = await floor.visitor()
+    ix = await connected_chat(floor, alice, visitor, {"order": "C-9"})
+    bob = await floor.agent("bob")
+    warm = {"interaction": ix, "to_agent": "bob", "mode": "warm"}
+
+    # A consultation that is called off leaves everything as it was.
+    await alice.ok("acd.transfer", warm)
+    await bob.expect("consult_offer", interaction=ix, from_agent="alice")
+    await alice.ok("acd.consult_cancel", {"interaction": ix})
+    await bob.expect("consult_cancelled", interaction=ix)
+    await alice.expect("consult_cancelled", interaction=ix)
+    assert (await floor.store.agent("bob"))["load:chat"] == "0"
+
+    await alice.ok("acd.transfer", warm)
+    consult = await bob.expect("consult_offer", interaction=ix, from_agent="alice")
+    assert consult["context"]["order"] == "C-9" and consult["channel"] == "chat"
+    await alice.refused("acd.transfer", warm, "consult_in_progress")
+    # Completing before the consulted agent answered is refused, and changes nothing.
+    await alice.refused("acd.consult_complete", {"interaction": ix}, "consult_not_accepted")
+    await bob.ok("acd.consult_accept", {"interaction": ix})
+    await alice.expect("consult_accepted", interaction=ix, agent="bob")
+    await alice.ok("acd.consult_complete", {"interaction": ix})
+    await alice.expect("transferred", interaction=ix, to_agent="bob")
+    await bob.expect("transfer_completed", interaction=ix, from_agent="alice")
+    await visitor.expect("connected", interaction=ix, agent="bob")
+
+    view = await bob.ok("acd.status")
+    assert [(i["interaction"], i["state"], i["context"]["order"])
+            for i in view["interactions"]] == [(ix, "connected", "C-9")]
+    assert await alice.interactions() == []
+    assert (await floor.store.agent("bob"))["load:chat"] == "1"
+    assert (await floor.store.agent("alice"))["load:chat"] == "0"
+    await bob.ok("acd.complete", {"interaction": ix})
+    await bob.ok("acd.wrap_up", {"interaction": ix, "disposition": "transferred"})
+    await bob.expect("closed", interaction=ix)
+    assert (await floor.store.agent("bob"))["load:chat"] == "0"
+
+
+# -- capacity --------------------------------------------------------------------------------
+
+async def test_a_fourth_chat_goes_to_another_agent(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    visitors = [await floor.visitor(f"v{i}") for i in range(4)]
+    held = [(await floor.ask(v, "sales"))["interaction"] for v in visitors[:3]]
+    for ix in held:
+        await alice.take(ix)
+    assert await floor.store.agent_interactions("alice") == sorted(held)
+    # Bob is idle for less time than alice: only her capacity keeps the fourth from her.
+    bob = await floor.agent("bob")
+    fourth = (await floor.ask(visitors[3], "sales"))["interaction"]
+    await bob.take(fourth)
+    assert (await floor.store.agent("alice"))["load:chat"] == "3"
+    assert not alice.inbox.seen("offer", interaction=fourth)
+
+
+async def test_no_call_is_offered_to_an_agent_on_video(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    video = (await floor.ask(await floor.visitor("v1"), "sales", "video"))["interaction"]
+    await alice.take(video)
+    bob = await floor.agent("bob")
+    call = (await floor.ask(await floor.visitor("v2"), "sales", "voice"))["interaction"]
+    await bob.take(call)
+    # Alice (idle longer) is on video, which blocks chat too; bob's call does not.
+    chat = (await floor.ask(await floor.visitor("v3"), "sales", "chat"))["interaction"]
+    await bob.take(chat)
+    assert not alice.inbox.seen("offer", interaction=call)
+    assert not alice.inbox.seen("offer", interaction=chat)
+
+
+# -- who may do what ------------------------------------------------------------------------
+
+async def test_a_visitor_cannot_touch_another_visitors_interaction(floor: Floor) -> None:
+    owner, other = await floor.visitor("owner"), await floor.visitor("other")
+    ix = (await floor.ask(owner, "sales"))["interaction"]
+    await other.refused("contact.cancel", {"interaction": ix}, "forbidden")
+    await other.refused("contact.status", {"interaction": ix}, "forbidden")
+    assert await floor.state_of(ix) == "queued"
+    await owner.ok("contact.cancel", {"interaction": ix})
+    assert await floor.state_of(ix) == "abandoned"
+
+
+async def test_an_agent_cannot_take_an_offer_made_to_someone_else(floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    bob = await floor.agent("bob", available=False)
+    ix = (await floor.ask(await floor.visitor(), "sales"))["interaction"]
+    await alice.expect("offer", interaction=ix)
+    await bob.refused("acd.accept", {"interaction": ix}, "not_offered_to_you")
+    await bob.refused("acd.decline", {"interaction": ix}, "not_offered_to_you")
+    await alice.accept(ix)
+    await bob.refused("acd.accept", {"interaction": ix}, "offer_gone")
+    await bob.refused("acd.complete", {"interaction": ix}, "not_your_interaction")
+    await bob.refused("acd.transfer", {"interaction": ix, "to_queue": "support"},
+                      "not_your_interaction")
+    assert await alice.interactions() == [ix] and await bob.interactions() == []
+
