@@ -8,6 +8,16 @@ local function fail(code, extra)
   return result(extra)
 end
 
+-- The interaction if ``a`` is the agent connected to it, else nil and the refusal to return.
+local function held_by(ix, a, state)
+  local h = hgetall(ixkey(ix))
+  if h.state ~= state then
+    return nil, fail(state == 'connected' and 'not_connected' or 'not_in_wrap_up')
+  end
+  if h.agent ~= a then return nil, fail('not_your_interaction') end
+  return h
+end
+
 local function declined_set(h)
   local d = {}
   for _, a in ipairs(split(h.declined)) do d[a] = true end
@@ -256,9 +266,8 @@ local function complete(ix, a, actor)
 end
 
 local function wrap(ix, a, disposition)
-  local h = hgetall(ixkey(ix))
-  if h.state ~= 'wrap_up' then return fail('not_in_wrap_up') end
-  if h.agent ~= a then return fail('not_your_interaction') end
+  local h, refused = held_by(ix, a, 'wrap_up')
+  if not h then return refused end
   finish_wrap(ix, h, disposition, 'disposition', a)
   return result({ok = true})
 end

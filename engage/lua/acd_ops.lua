@@ -31,9 +31,8 @@ local function enqueue(ix, q, channel, priority, customer, visitor, site, contex
 end
 
 local function transfer_queue(ix, a, target)
-  local h = hgetall(ixkey(ix))
-  if h.state ~= 'connected' then return fail('not_connected') end
-  if h.agent ~= a then return fail('not_your_interaction') end
+  local h, refused = held_by(ix, a, 'connected')
+  if not h then return refused end
   local tcfg = hgetall(key('q', target))
   if tcfg.strategy == nil then return fail('unknown_queue') end
   add_load(a, h.channel, -1)
@@ -52,9 +51,8 @@ local function transfer_queue(ix, a, target)
 end
 
 local function transfer_agent(ix, a, target)
-  local h = hgetall(ixkey(ix))
-  if h.state ~= 'connected' then return fail('not_connected') end
-  if h.agent ~= a then return fail('not_your_interaction') end
+  local h, refused = held_by(ix, a, 'connected')
+  if not h then return refused end
   if target == a then return fail('same_agent') end
   local tg = hgetall(agkey(target))
   if not routable(tg) or not can_take(tg, h.channel) then return fail('agent_unavailable') end
@@ -71,9 +69,8 @@ local function transfer_agent(ix, a, target)
 end
 
 local function consult(ix, a, target)
-  local h = hgetall(ixkey(ix))
-  if h.state ~= 'connected' then return fail('not_connected') end
-  if h.agent ~= a then return fail('not_your_interaction') end
+  local h, refused = held_by(ix, a, 'connected')
+  if not h then return refused end
   if (h.consult or '') ~= '' then return fail('consult_in_progress') end
   if target == a then return fail('same_agent') end
   local tg = hgetall(agkey(target))
