@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage import eventlog, kpis
+from engage import analysis_store, campaigns, eventlog, feedback, kpis
 from engage.config import Settings
 from engage.embedded import EmbeddedMongo, EmbeddedRedis, EmbeddedServer, pid_alive
 
@@ -47,7 +47,10 @@ class Backends:
 
 
 def redis_client(url: str, max_connections: int) -> aioredis.Redis:
-    """A pool sized explicitly; commands time out, but blocking reads are not capped here."""
+    """A pool sized explicitly that waits for a free connection rather than failing fast.
+
+    Reads time out after redis-py's default; blocking reads here (the event-log writer's
+    XREADGROUP) block for one second at most, well inside it."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=10,
         socket_connect_timeout=5, health_check_interval=30, decode_responses=True)
@@ -85,6 +88,9 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.transactions.create_index([("customer_id", ASCENDING)])
     await eventlog.ensure_indexes(db)
     await kpis.ensure_indexes(db)
+    await analysis_store.ensure_indexes(db)
+    await campaigns.ensure_indexes(db)
+    await feedback.ensure_indexes(db)
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""``python -m engage``: serve, demo-data and users (add, list, disable, enable)."""
+"""``python -m engage``: serve, demo-data, analyze and users (add, list, disable, enable)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--customers", type=int, default=20_000)
     demo.add_argument("--transactions", type=int, default=100_000)
     demo.add_argument("--no-progress", action="store_true")
+    analyze = sub.add_parser("analyze", parents=[config],
+                             help="run the analysis once (or keep watching with --watch)")
+    analyze.add_argument("--watch", action="store_true",
+                         help="keep running: rerun whenever the data changed")
+    analyze.add_argument("--interval", type=float, default=300.0, metavar="SECONDS",
+                         help="how often --watch checks for changed data (default 300)")
+    analyze.add_argument("--no-progress", action="store_true")
     users = sub.add_parser("users", help="manage staff accounts")
     users_sub = users.add_subparsers(dest="action", required=True)
     add = users_sub.add_parser("add", parents=[config], help="create an account")
@@ -122,6 +129,41 @@ async def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def _analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from analytics.errors import AnalysisInputError
+    from engage.analysis_worker import AnalysisWorker
+    from engage.backends import open_backends
+
+    if args.interval < 1:
+        raise EngageError("--interval must be at least 1 second")
+    async with open_backends(settings, own_children=False) as backends:
+        worker = AnalysisWorker(backends.db, backends.redis, worker_id=settings.node_id)
+        if args.watch:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            log.info("analysis worker watching", extra={"interval": args.interval,
+                                                        "worker": settings.node_id})
+            await worker.watch(args.interval, stop)
+            return 0
+        with tqdm(total=100, desc="analysis", unit="%", file=sys.stderr,
+                  disable=args.no_progress, bar_format="{desc:<24} {bar} {n:.0f}% "
+                  "[{elapsed}]") as bar:
+            def progress(stage: str, done: float) -> None:
+                bar.set_description_str(f"analysis: {stage}", refresh=False)
+                bar.update(max(round(done * 100) - bar.n, 0))
+
+            try:
+                report = await worker.run_once(progress)
+            except AnalysisInputError as exc:
+                raise EngageError(f"the analysis refused its input: {exc}") from None
+    print(report.describe())
+    return 0
+
+
 async def _serve(settings: Settings) -> int:
     from aiohttp import web
 
@@ -159,8 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"engage: configuration error: {exc}", file=sys.stderr)
         return 2
     # Commands other than serve talk to people: only warnings go to the log stream.
-    level = settings.log_level if args.command == "serve" or "ENGAGE_LOG_LEVEL" in os.environ \
-        else "WARNING"
+    daemon = args.command == "serve" or getattr(args, "watch", False)
+    level = settings.log_level if daemon or "ENGAGE_LOG_LEVEL" in os.environ else "WARNING"
     logs.configure(level, settings.log_json)
     try:
         if args.command == "serve":
@@ -169,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return uvloop.run(_serve(settings))
         if args.command == "demo-data":
             return asyncio.run(_demo(args, settings))
+        if args.command == "analyze":
+            return asyncio.run(_analyze(args, settings))
         return asyncio.run(_users(args, settings))
     except EngageError as exc:
         print(f"engage: {exc.message}", file=sys.stderr)

@@ -28,3 +28,19 @@ def login_failures_account(username: str) -> str:
 
 def login_failures_ip(ip: str) -> str:
     return f"{PREFIX}:login-fail:ip:{ip}"
+
+
+# Analysis results (written by `engage analyze` workers, read by every node).
+ANALYSIS_CURRENT = f"{PREFIX}:analysis:current"  # the version the nodes serve
+ANALYSIS_LOCK = f"{PREFIX}:analysis:lock"  # SET NX EX: one worker runs at a time
+# Writers that change analysis inputs without changing counts may INCR this to force a rerun.
+ANALYSIS_DATA_VERSION = f"{PREFIX}:analysis:data-version"
+
+
+def analysis_offers(version: int) -> str:
+    """Hash: customer id -> JSON of the customer's tier and top offers."""
+    return f"{PREFIX}:analysis:v{version}:offers"
+
+
+def analysis_report(version: int) -> str:
+    return f"{PREFIX}:analysis:v{version}:report"

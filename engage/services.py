@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 from engage.acd import Acd, SilentNotifier
 from engage.acd_store import AcdStore
+from engage.analysis_store import AnalysisStore
 from engage.auth import AuthService
 from engage.backends import Backends
+from engage.campaigns import CampaignService
 from engage.config import Settings
 from engage.eventlog import EventLogWriter
+from engage.feedback import FeedbackService
 from engage.kpis import KpiService
 from engage.metrics import Metrics
 from engage.profiles import ProfileDirectory
@@ -17,6 +20,7 @@ from engage.queues import QueueDirectory
 from engage.sessions import LoginThrottle, SessionStore
 from engage.sites import SiteRegistry
 from engage.staff import StaffDirectory
+from engage.suggestions import SuggestionService
 from engage.visitors import VisitorTokens
 
 
@@ -34,6 +38,10 @@ class Services:
     acd: Acd
     eventlog: EventLogWriter
     kpis: KpiService
+    analysis: AnalysisStore
+    suggestions: SuggestionService
+    feedback: FeedbackService
+    campaigns: CampaignService
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -47,10 +55,14 @@ def build_services(settings: Settings, backends: Backends) -> Services:
     acd = Acd(store, queues, staff, SilentNotifier(), node_id=settings.node_id, metrics=metrics,
               grace_seconds=settings.agent_grace_seconds,
               profiles=ProfileDirectory(backends.db))
+    analysis = AnalysisStore(backends.db, backends.redis)
+    suggestions = SuggestionService(analysis, backends.db)
     return Services(
         settings=settings, backends=backends, metrics=metrics, staff=staff,
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
         sites=SiteRegistry(backends.db, backends.redis, settings.public_origin),
         visitor_tokens=VisitorTokens(settings.secret_key), queues=queues, acd=acd,
         eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id),
-        kpis=KpiService(backends.db))
+        kpis=KpiService(backends.db), analysis=analysis, suggestions=suggestions,
+        feedback=FeedbackService(backends.db, analysis, suggestions),
+        campaigns=CampaignService(backends.db, analysis))

@@ -110,12 +110,14 @@ async def node(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_pa
                              ENGAGE_CONNECT_TIMEOUT="2")
     async with open_backends(settings, own_children=False) as backends:
         app = create_app(settings, backends)
-        await aiohttp_server(app, port=settings.port)
+        server = await aiohttp_server(app, port=settings.port)
         services = app[SERVICES]
         for role in Role:
             await services.staff.add(role.value, PASSWORD, role)
         await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
         yield LiveNode(url=settings.public_url, settings=settings, app=app)
+        # The app's clean-up (event log drain, ACD stop) needs Redis: close it first.
+        await server.close()
         client = AsyncMongoClient(mongo_url)
         await client.drop_database(db_name)
         await client.close()

@@ -19,7 +19,8 @@ ROLES: list[Role | None] = [None, *Role]
 
 def concrete(path: str) -> str:
     return (path.replace("{username}", "nobody").replace("{site_key}", "site_matrix")
-            .replace("{queue_id}", "matrix").replace("{ix}", "ix0000000000"))
+            .replace("{queue_id}", "matrix").replace("{ix}", "ix0000000000")
+            .replace("{customer_id}", "C0000001").replace("{campaign_id}", "cmp_matrix"))
 
 
 async def request_as(node: LiveNode, role: Role | None, rule: RouteRule) -> aiohttp.ClientResponse:
