@@ -45,7 +45,8 @@ class EmbeddedServer:
     name = "server"
 
     def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
-        self.data_dir = data_dir
+        # Absolute: the child runs with the data dir as its working directory.
+        self.data_dir = data_dir.resolve()
         self.host = host
         self.port = port or free_port(host)
         self.process: subprocess.Popen[bytes] | None = None

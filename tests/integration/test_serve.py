@@ -208,3 +208,17 @@ def test_cli_reports_bad_configuration() -> None:
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 2
     assert "ENGAGE_PORT: expected a whole number" in done.stderr
+
+
+async def test_a_relative_data_dir_works(tmp_path: Path) -> None:
+    """``make run`` uses the default ``var``: relative to where engage is started."""
+    port = free_port()
+    full = {**os.environ, "ENGAGE_PORT": str(port), "ENGAGE_DATA_DIR": "var",
+            "ENGAGE_SECRET_KEY": "relative-dir-secret"}
+    process = subprocess.Popen([sys.executable, "-m", "engage", "serve"], cwd=tmp_path,
+                               env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}", process)
+        assert (tmp_path / "var" / "redis").is_dir() and (tmp_path / "var" / "mongo").is_dir()
+    finally:
+        stop(process)
