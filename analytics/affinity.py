@@ -10,15 +10,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from scipy import sparse
 
+from analytics.arrays import IntArray
 from analytics.errors import require, require_index, require_length
 from analytics.rules import AffinityRule, AffinityRules, rules_from_counts
 
 __all__ = ["AffinityCounts", "AffinityRule", "AffinityRules", "aggregate", "baskets", "binary",
            "incidence", "pair_rules"]
-IntArray = npt.NDArray[np.int64]
 DENSE_PAIRS_LIMIT = 4096  # up to this many items, running pair counts are a dense matrix
 PAIR_CHUNK = 8_000_000  # within-basket pairs expanded at a time
 

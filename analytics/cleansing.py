@@ -17,12 +17,11 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from analytics.arrays import FloatArray, IntArray
 from analytics.contacts import email_keys, name_keys, phone_keys
 from analytics.errors import require_finite, require_length, require_nonnegative
 from analytics.sorting import sort_order
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 NameDistrictRule = Literal["off", "fallback", "always"]
 
 # Per-record reason bits of CustomerReport.flags.

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from analytics.arrays import FloatArray, IntArray
 from analytics.errors import require, require_index, require_length
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 DAY = 86_400
 DEFAULT_WEIGHTS = (0.2, 0.2, 0.3, 0.3)  # recency, frequency, monetary, expected value
 

@@ -16,12 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from analytics.arrays import BoolArray, FloatArray, IntArray
 from analytics.errors import require_index
 from analytics.sorting import sort_order
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 DAY = 86_400
 NUMERIC = ("days_since_last_purchase", "purchases", "spend")
 RECENT_DAYS = 90.0

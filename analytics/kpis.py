@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from analytics.arrays import BoolArray, FloatArray
 from analytics.errors import require, require_length
 
-FloatArray = npt.NDArray[np.float64]
 StrArray = npt.NDArray[np.str_]
-BoolArray = npt.NDArray[np.bool_]
 
 DAY_SECONDS = 86_400.0
 AGENT_STATES = ("available", "busy", "wrap_up", "away")

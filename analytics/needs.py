@@ -6,12 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from analytics.arrays import FloatArray, IntArray
 from analytics.errors import require, require_index, require_length
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 MAX_LINES = 62  # a combination is a bitmask in one int64
 
 

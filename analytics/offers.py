@@ -15,16 +15,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
+from analytics.arrays import FloatArray, IntArray
 from analytics.errors import require, require_length
 from analytics.features import DAY, History
 from analytics.propensity import PropensityModel
 from analytics.rules import AffinityRules
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 OfferRank = Literal["score", "expected_value"]
 CHUNK = 32_768
 

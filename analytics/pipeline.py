@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from analytics.affinity import aggregate, baskets, incidence, pair_rules
+from analytics.arrays import BoolArray, FloatArray, IntArray
 from analytics.cleansing import (
     UNREACHABLE,
     CustomerReport,
@@ -41,8 +41,6 @@ from analytics.rules import AffinityRules
 from analytics.sequences import sequence_rules
 from analytics.tiers import Tiers, assign_tiers
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 Progress = Callable[[str, float], None]
 # Share of the run each stage takes on a large input: drives the progress fraction.
 STAGES: tuple[tuple[str, float], ...] = (
@@ -165,7 +163,7 @@ class AnalysisResult:
     customers: CustomerReport
     transactions: TransactionReport
     customer_index: IntArray
-    reachable: npt.NDArray[np.bool_]
+    reachable: BoolArray
     needs: NeedGroups
     product_rules: AffinityRules  # customers x products (bought both, ever)
     basket_rules: AffinityRules  # baskets x products (bought together the same day)

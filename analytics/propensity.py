@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse, special
 
+from analytics.arrays import FloatArray, IntArray
 from analytics.errors import require
 from analytics.features import (
     DAY,
@@ -31,8 +32,6 @@ from analytics.features import (
     feature_space,
 )
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 INTERCEPT_PRIOR = 1e-4  # keeps the intercept finite for products nobody bought
 NEWTON_TOL = 1e-12  # stop when every product's Newton decrement is below this
 

@@ -16,10 +16,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from analytics.arrays import FloatArray, IntArray
 from analytics.errors import require
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 Metric = Literal["support", "confidence", "lift", "leverage", "conviction", "count"]
 
 

@@ -18,11 +18,11 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from analytics.arrays import IntArray
 from analytics.errors import require, require_index, require_length
 from analytics.rules import AffinityRules, rules_from_counts
 from analytics.sorting import sort_order
 
-IntArray = npt.NDArray[np.int64]
 DAY = 86_400
 CHUNK_PAIRS = 4_000_000  # candidate (A-event, B-event) pairs expanded at a time
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
-IntArray = npt.NDArray[np.int64]
+from analytics.arrays import IntArray
 
 
 def sort_order(keys: tuple[IntArray, ...]) -> IntArray:

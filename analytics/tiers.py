@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
+from analytics.arrays import FloatArray, IntArray
 from analytics.contribution import rank_score
 from analytics.errors import require, require_length
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 TIER_LABELS = ("A", "B", "C", "D")
 TIER_MEANINGS = (
     "high demand, high value: call first, senior agents",
