@@ -48,7 +48,7 @@ def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
             raise NotAuthenticated("the socket token is invalid, used or expired")
         if session.role not in NAMESPACE_ROLES[namespace]:
             raise Forbidden(f"{namespace} is not open to the {session.role} role")
-        return SocketState(sid=sid, namespace=namespace, eio_sid=environ.get("_eio_sid", ""),
+        return SocketState(sid=sid, namespace=namespace,
                            role=session.role, username=session.username,
                            session_id=session.session_id)
 
@@ -58,19 +58,11 @@ def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
         site = await deps.sites.require(identity.site_key)
         if not site.allows(environ.get("HTTP_ORIGIN")):
             raise OriginNotAllowed("this origin is not allowed for the site")
-        return SocketState(sid=sid, namespace=namespace, eio_sid="", visitor=identity)
+        return SocketState(sid=sid, namespace=namespace, visitor=identity)
 
-    def with_eio(authenticator: Any) -> Any:
-        async def wrapped(sid: str, namespace: str, environ: dict[str, Any],
-                          auth: Any) -> SocketState:
-            state: SocketState = await authenticator(sid, namespace, environ, auth)
-            state.eio_sid = server.manager.eio_sid_from_sid(sid, namespace)
-            return state
-        return wrapped
-
-    server.authenticate_with(AGENT_NS, with_eio(staff_connect))
-    server.authenticate_with(SUPERVISOR_NS, with_eio(staff_connect))
-    server.authenticate_with(VISITOR_NS, with_eio(visitor_connect))
+    server.authenticate_with(AGENT_NS, staff_connect)
+    server.authenticate_with(SUPERVISOR_NS, staff_connect)
+    server.authenticate_with(VISITOR_NS, visitor_connect)
 
     async def ping(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, Echo)

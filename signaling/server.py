@@ -36,7 +36,7 @@ class SocketState:
 
     sid: str
     namespace: str
-    eio_sid: str
+    eio_sid: str = ""  # filled in by the server once the socket is admitted
     role: Role | None = None
     username: str | None = None
     session_id: str | None = None
@@ -85,6 +85,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
                 self.metrics.event_errors.labels(namespace, exc.code).inc()
                 raise socketio.exceptions.ConnectionRefusedError(
                     exc.message, {"code": exc.code}) from None
+            state.eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
             state.bucket = TokenBucket(rate=self.rate, burst=self.burst)
             self.sockets[sid] = state
             self.metrics.connections.labels(namespace).inc()
