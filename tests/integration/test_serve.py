@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 import socketio
 from pymongo import AsyncMongoClient
@@ -124,83 +125,81 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-async def test_two_nodes_share_one_redis(redis_server: EmbeddedRedis, redis: aioredis.Redis,
-                                         mongo_url: str, db_name: str, tmp_path: Path) -> None:
-    """A client on node A receives an event emitted for it by node B."""
+@pytest.fixture
+async def shared(redis_server: EmbeddedRedis, redis: aioredis.Redis, mongo_url: str,
+                 db_name: str) -> AsyncIterator[dict[str, str]]:
+    """Node environment on the test session's Redis (flushed) and a fresh database with an
+    agent and a supervisor."""
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
     staff = StaffDirectory(mongo[db_name])
     await staff.add("agent", PASSWORD, Role.AGENT)
     await staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
-    env = {"ENGAGE_REDIS_URL": redis_server.url, "ENGAGE_MONGO_URL": mongo_url,
-           "ENGAGE_MONGO_DB": db_name}
     try:
-        async with node({**env, "ENGAGE_DATA_DIR": str(tmp_path / "a"),
-                         "ENGAGE_NODE_ID": "node-a"}) as (url_a, proc_a), \
-                node({**env, "ENGAGE_DATA_DIR": str(tmp_path / "b"),
-                      "ENGAGE_NODE_ID": "node-b"}) as (url_b, proc_b):
-            assert child_pids(proc_a.pid) == [] and child_pids(proc_b.pid) == []
-            agent = socketio.AsyncClient(reconnection=False)
-            supervisor = socketio.AsyncClient(reconnection=False)
-            got: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-            agent.on("announcement", got.put_nowait, namespace="/agent")
-            await agent.connect(url_a, namespaces=["/agent"],
-                                auth={"token": await socket_token(url_a, "agent")},
-                                transports=["websocket"])
-            # A token issued by node A is honoured by node B: sessions live in Redis.
-            await supervisor.connect(url_b, namespaces=["/supervisor"],
-                                     auth={"token": await socket_token(url_a, "supervisor")},
-                                     transports=["websocket"])
-            try:
-                who_a = await agent.call("whoami", {}, namespace="/agent")
-                who_b = await supervisor.call("whoami", {}, namespace="/supervisor")
-                assert (who_a["node"], who_b["node"]) == ("node-a", "node-b")
-                reply = await supervisor.call("announce", {"text": "from B"},
-                                              namespace="/supervisor")
-                assert reply["ok"] is True
-                message = await asyncio.wait_for(got.get(), 10)
-                assert message["text"] == "from B" and message["from"] == "supervisor"
-            finally:
-                await agent.disconnect()
-                await supervisor.disconnect()
+        yield {"ENGAGE_REDIS_URL": redis_server.url, "ENGAGE_MONGO_URL": mongo_url,
+               "ENGAGE_MONGO_DB": db_name}
     finally:
         await mongo.drop_database(db_name)
         await mongo.close()
+
+
+async def test_two_nodes_share_one_redis(shared: dict[str, str], tmp_path: Path) -> None:
+    """A client on node A receives an event emitted for it by node B."""
+    async with node({**shared, "ENGAGE_DATA_DIR": str(tmp_path / "a"),
+                     "ENGAGE_NODE_ID": "node-a"}) as (url_a, proc_a), \
+            node({**shared, "ENGAGE_DATA_DIR": str(tmp_path / "b"),
+                  "ENGAGE_NODE_ID": "node-b"}) as (url_b, proc_b):
+        assert child_pids(proc_a.pid) == [] and child_pids(proc_b.pid) == []
+        agent = socketio.AsyncClient(reconnection=False)
+        supervisor = socketio.AsyncClient(reconnection=False)
+        got: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        agent.on("announcement", got.put_nowait, namespace="/agent")
+        await agent.connect(url_a, namespaces=["/agent"],
+                            auth={"token": await socket_token(url_a, "agent")},
+                            transports=["websocket"])
+        # A token issued by node A is honoured by node B: sessions live in Redis.
+        await supervisor.connect(url_b, namespaces=["/supervisor"],
+                                 auth={"token": await socket_token(url_a, "supervisor")},
+                                 transports=["websocket"])
+        try:
+            who_a = await agent.call("whoami", {}, namespace="/agent")
+            who_b = await supervisor.call("whoami", {}, namespace="/supervisor")
+            assert (who_a["node"], who_b["node"]) == ("node-a", "node-b")
+            reply = await supervisor.call("announce", {"text": "from B"},
+                                          namespace="/supervisor")
+            assert reply["ok"] is True
+            message = await asyncio.wait_for(got.get(), 10)
+            assert message["text"] == "from B" and message["from"] == "supervisor"
+        finally:
+            await agent.disconnect()
+            await supervisor.disconnect()
 
 
 
 
 async def test_cli_disable_ends_live_sockets_on_a_running_node(
-        redis_server: EmbeddedRedis, redis: aioredis.Redis, mongo_url: str, db_name: str,
-        tmp_path: Path) -> None:
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    await StaffDirectory(mongo[db_name]).add("agent", PASSWORD, Role.AGENT)
-    env = {"ENGAGE_REDIS_URL": redis_server.url, "ENGAGE_MONGO_URL": mongo_url,
-           "ENGAGE_MONGO_DB": db_name, "ENGAGE_DATA_DIR": str(tmp_path)}
-    try:
-        async with node(env) as (url, _):
-            agent = socketio.AsyncClient(reconnection=False)
-            ended: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-            agent.on("session_ended", ended.put_nowait, namespace="/agent")
-            await agent.connect(url, namespaces=["/agent"],
-                                auth={"token": await socket_token(url, "agent")},
-                                transports=["websocket"])
-            cli = {**os.environ, **env}
-            done = subprocess.run([sys.executable, "-m", "engage", "users", "disable", "agent"],
-                                  env=cli, capture_output=True, text=True, cwd=ROOT, timeout=60)
-            assert done.returncode == 0, done.stderr
-            assert "ended 1 session(s)" in done.stdout
-            assert (await asyncio.wait_for(ended.get(), 10))["reason"] == "account disabled"
-            await asyncio.wait_for(agent.wait(), 10)
-            listed = subprocess.run([sys.executable, "-m", "engage", "users", "list"], env=cli,
-                                    capture_output=True, text=True, cwd=ROOT, timeout=60)
-            assert any(line.split()[:3] == ["agent", "agent", "disabled"]
-                       for line in listed.stdout.splitlines())
-            missing = subprocess.run([sys.executable, "-m", "engage", "users", "disable", "ghost"],
-                                     env=cli, capture_output=True, text=True, cwd=ROOT, timeout=60)
-            assert missing.returncode == 1 and "no user 'ghost'" in missing.stderr
-    finally:
-        await mongo.drop_database(db_name)
-        await mongo.close()
+        shared: dict[str, str], tmp_path: Path) -> None:
+    env = {**shared, "ENGAGE_DATA_DIR": str(tmp_path)}
+    async with node(env) as (url, _):
+        agent = socketio.AsyncClient(reconnection=False)
+        ended: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        agent.on("session_ended", ended.put_nowait, namespace="/agent")
+        await agent.connect(url, namespaces=["/agent"],
+                            auth={"token": await socket_token(url, "agent")},
+                            transports=["websocket"])
+        cli = {**os.environ, **env}
+        done = subprocess.run([sys.executable, "-m", "engage", "users", "disable", "agent"],
+                              env=cli, capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "ended 1 session(s)" in done.stdout
+        assert (await asyncio.wait_for(ended.get(), 10))["reason"] == "account disabled"
+        await asyncio.wait_for(agent.wait(), 10)
+        listed = subprocess.run([sys.executable, "-m", "engage", "users", "list"], env=cli,
+                                capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert any(line.split()[:3] == ["agent", "agent", "disabled"]
+                   for line in listed.stdout.splitlines())
+        missing = subprocess.run([sys.executable, "-m", "engage", "users", "disable", "ghost"],
+                                 env=cli, capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert missing.returncode == 1 and "no user 'ghost'" in missing.stderr
 
 
 def test_cli_reports_bad_configuration() -> None:
