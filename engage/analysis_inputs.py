@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from analytics.features import Categorical
 from analytics.pipeline import AnalysisInputs
+from engage.dates import whole_seconds, within
 
 log = logging.getLogger("engage.analysis")
 
@@ -160,7 +161,10 @@ class InputReader:
                 and seen.transactions > before.transactions
                 and seen.last_transaction_at > before.last_transaction_at):
             after = datetime.fromtimestamp(before.last_transaction_at, UTC)
-            newer = await _read(self._db, "transactions", {"at": {"$gt": after}}, TX_FIELDS)
+            newer = [d for d in await _read(self._db, "transactions",
+                                            {"at": whole_seconds(start=after)}, TX_FIELDS)
+                     if isinstance(d.get("at"), datetime)
+                     and within(d["at"], start=after, include_start=False)]
             if len(ledger) + len(newer) == seen.transactions:
                 grown = _Ledger(list(ledger.customer), list(ledger.sku), list(ledger.amount),
                                 list(ledger.at))

@@ -11,6 +11,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from analytics.kpis import KpiReport, agent_intervals, compute_kpis, interaction_facts
+from engage.dates import utc, whole_seconds, within
 from engage.errors import InvalidPayload
 
 Document = dict[str, Any]
@@ -32,11 +33,6 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     for per-agent reads. Same keys and names as the event-log writer's, so both can run."""
     for key in ("at", "ix", "agent", "customer"):
         await db[EVENTS].create_index([(key, ASCENDING)])
-
-
-def _utc(value: datetime) -> datetime:
-    """Aware UTC; a naive datetime is taken as UTC (what PyMongo returns without tz_aware)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
@@ -66,8 +62,8 @@ class KpiService:
         their earlier events, and first-contact resolution looks for the customers' contacts
         up to ``fcr_days`` after the window (as far as now).
         """
-        now = _utc(self._clock())
-        start, end = _utc(start), min(_utc(end), now)
+        now = utc(self._clock())
+        start, end = utc(start), min(utc(end), now)
         if end <= start:
             raise InvalidPayload("the report window must end after it starts, and start "
                                  "before now", start=start.isoformat(), end=end.isoformat())
@@ -94,12 +90,9 @@ class KpiService:
         return levels
 
     async def _between(self, start: datetime, end: datetime) -> list[Document]:
-        """Events with ``start <= at < end``. nx-27017 compares date bounds at whole seconds,
-        so the query asks for whole seconds around the range and Python cuts it exactly."""
-        low = start.replace(microsecond=0)
-        high = end.replace(microsecond=0) + timedelta(seconds=1)
-        return [e for e in await self._find({"at": {"$gte": low, "$lt": high}})
-                if start <= _utc(e["at"]) < end]
+        """Events with ``start <= at < end`` (exact on nx-27017 too: see engage.dates)."""
+        return [e for e in await self._find({"at": whole_seconds(start, end)})
+                if within(e["at"], start, end)]
 
     async def _find(self, query: Document) -> list[Document]:
         cursor = self._events.find(query, PROJECTION, sort=[("at", ASCENDING)],
@@ -121,7 +114,7 @@ class KpiService:
         seen = {str(e["ix"]) for e in window if e.get("kind") == "ix"}
         arrived = {str(e["ix"]) for e in window if e.get("kind") == "ix" and e.get("from") == "new"}
         return [e for e in await self._by_keys("ix", seen - arrived, {})
-                if _utc(e["at"]) < start]
+                if utc(e["at"]) < start]
 
     async def _later_arrivals(self, window: list[Document], end: datetime,
                               observed: datetime) -> list[Document]:
@@ -133,7 +126,7 @@ class KpiService:
                      if e.get("kind") == "ix" and e.get("to") == "closed"
                      and e.get("disposition") == "resolved" and e.get("customer")}
         return [e for e in await self._by_keys("customer", customers, {"from": "new"})
-                if end <= _utc(e["at"]) < observed]
+                if end <= utc(e["at"]) < observed]
 
 
 def _iso(epoch_seconds: float) -> str:
