@@ -166,8 +166,12 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         fanout.initialize()
         await services.eventlog.start()
         await services.acd.start()
+        for service in (services.invites, services.attachments, services.outbox):
+            await service.start()
         log.info("node started", extra={"node": settings.node_id, "backends": backends.kind})
         yield
+        for service in (services.outbox, services.attachments, services.invites):
+            await service.stop()
         await services.acd.stop()
         await services.eventlog.stop()
         await listener.stop()

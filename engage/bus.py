@@ -20,6 +20,7 @@ STAFF_SESSIONS_REVOKED = "staff.sessions_revoked"
 STAFF_SESSION_ENDED = "staff.session_ended"
 SITES_CHANGED = "sites.changed"
 ACD_QUEUE_CHANGED = "acd.queue_changed"
+INVITES_CHANGED = "invites.changed"
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 

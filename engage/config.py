@@ -68,6 +68,10 @@ class Settings:
     agent_grace_seconds: int = 30  # a vanished agent's work waits this long before requeue
     socket_rate: int = 20  # events per second per socket, sustained
     socket_burst: int = 40
+    attachment_max_bytes: int = 5 * 1024 * 1024
+    attachment_retention_days: int = 90
+    smtp_url: str = ""  # smtp://[user:password@]host[:port]; empty: transcripts stay in the outbox
+    mail_from: str = "engage@localhost"
     log_level: str = "INFO"
     log_json: bool = True
     node_id: str = ""
@@ -88,7 +92,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("secret_key", "turn_secret"):
                 value = "***" if value else ""
-            elif f.name in ("redis_url", "mongo_url") and value and "@" in value:
+            elif f.name in ("redis_url", "mongo_url", "smtp_url") and value and "@" in value:
                 scheme, _, rest = value.partition("://")
                 value = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
             out[f.name] = str(value) if isinstance(value, Path) else value
@@ -122,6 +126,12 @@ def _parsers() -> dict[str, tuple[str, Any]]:
         "ENGAGE_AGENT_GRACE": ("agent_grace_seconds", lambda n, v: _parse_int(n, v, 0, 3600)),
         "ENGAGE_SOCKET_RATE": ("socket_rate", lambda n, v: _parse_int(n, v, 1, 100_000)),
         "ENGAGE_SOCKET_BURST": ("socket_burst", lambda n, v: _parse_int(n, v, 1, 100_000)),
+        "ENGAGE_ATTACHMENT_MAX_BYTES": (
+            "attachment_max_bytes", lambda n, v: _parse_int(n, v, 1024, 100 * 1024 * 1024)),
+        "ENGAGE_ATTACHMENT_RETENTION_DAYS": (
+            "attachment_retention_days", lambda n, v: _parse_int(n, v, 1, 3650)),
+        "ENGAGE_SMTP_URL": ("smtp_url", lambda n, v: _check_url(n, v, ("smtp", "smtps"))),
+        "ENGAGE_MAIL_FROM": ("mail_from", lambda n, v: v),
         "ENGAGE_LOG_LEVEL": ("log_level", lambda n, v: v.upper()),
         "ENGAGE_LOG_JSON": ("log_json", _parse_bool),
         "ENGAGE_NODE_ID": ("node_id", lambda n, v: v),

@@ -105,6 +105,13 @@ class NotFound(EngageError):
     http_status = 404
 
 
+class UnsupportedType(EngageError):
+    """This kind of file is not accepted."""
+
+    code = "unsupported_type"
+    http_status = 415
+
+
 class Conflict(EngageError):
     """The object changed or already exists."""
 

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from engage.acd import Acd, SilentNotifier
 from engage.acd_store import AcdStore
 from engage.analysis_store import AnalysisStore
+from engage.attachments import AttachmentStore
 from engage.auth import AuthService
 from engage.backends import Backends
 from engage.campaigns import CampaignService
+from engage.chat import ChatStore
 from engage.config import Settings
 from engage.eventlog import EventLogWriter
 from engage.feedback import FeedbackService
+from engage.invites import InviteService
 from engage.kpis import KpiService
+from engage.mailer import MailOutbox
 from engage.metrics import Metrics
 from engage.profiles import ProfileDirectory
 from engage.queues import QueueDirectory
@@ -42,6 +46,10 @@ class Services:
     suggestions: SuggestionService
     feedback: FeedbackService
     campaigns: CampaignService
+    invites: InviteService
+    chat: ChatStore
+    attachments: AttachmentStore
+    outbox: MailOutbox
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -65,4 +73,10 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id),
         kpis=KpiService(backends.db), analysis=analysis, suggestions=suggestions,
         feedback=FeedbackService(backends.db, analysis, suggestions),
-        campaigns=CampaignService(backends.db, analysis))
+        campaigns=CampaignService(backends.db, analysis),
+        invites=InviteService(backends.db, backends.redis),
+        chat=ChatStore(backends.db, backends.redis),
+        attachments=AttachmentStore(backends.db, settings.data_dir.resolve() / "attachments",
+                                    max_bytes=settings.attachment_max_bytes,
+                                    retention_days=settings.attachment_retention_days),
+        outbox=MailOutbox(backends.db, settings.smtp_url, settings.mail_from))

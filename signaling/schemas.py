@@ -78,10 +78,166 @@ class Transfer(Payload):
     mode: Literal["cold", "warm"] = "cold"
 
 
+# -- visitor widget (web_widget/PROTOCOL.md) ------------------------------------------------
+Url = Annotated[str, msgspec.Meta(max_length=2048)]
+Short = Annotated[str, msgspec.Meta(max_length=300)]
+Label = Annotated[str, msgspec.Meta(max_length=120)]
+Ms = Annotated[int, msgspec.Meta(ge=0, le=10**13)]
+Uuid = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F-]{32,36}$")]
+VisitId = Annotated[str, msgspec.Meta(pattern=r"^vs_[A-Za-z0-9_-]{8,64}$")]
+InviteId = Annotated[str, msgspec.Meta(pattern=r"^inv_[A-Za-z0-9_-]{8,64}$")]
+AttachmentId = Annotated[str, msgspec.Meta(pattern=r"^att_[A-Za-z0-9_-]{8,64}$")]
+Lang = Literal["en", "zh"]
+CHAT_TEXT_MAX = 4000
+MAX_TRAIL_BATCH = 50
+
+
+class PageInfo(Payload):
+    url: Url
+    title: Short = ""
+    referrer: Url = ""
+
+
+class TrailBase(msgspec.Struct, forbid_unknown_fields=True, tag_field="type", kw_only=True):
+    at: Ms
+    url: Url = ""
+
+
+class PageView(TrailBase, tag="page"):
+    title: Short = ""
+    referrer: Url = ""
+    nav: Literal["load", "push", "pop", "replace"] = "load"
+
+
+class PageLeave(TrailBase, tag="leave"):
+    dwell_ms: Ms = 0
+
+
+class Click(TrailBase, tag="click"):
+    target: Label = ""
+    x: Annotated[int, msgspec.Meta(ge=-100_000, le=100_000)] = 0
+    y: Annotated[int, msgspec.Meta(ge=-100_000, le=10_000_000)] = 0
+
+
+class FormStep(TrailBase, tag="form"):
+    form: Label = ""
+    step: Label = ""
+    action: Literal["focus", "submit", "invalid"] = "focus"
+
+
+class JsError(TrailBase, tag="error"):
+    message: Short = ""
+    source: Url = ""
+
+
+class HttpError(TrailBase, tag="http_error"):
+    status: Annotated[int, msgspec.Meta(ge=400, le=599)]
+
+
+SignalKind = Literal["rage_click", "dead_click", "error_click", "form_thrash", "form_idle",
+                     "help_click"]
+
+
+class Signal(TrailBase, tag="signal"):
+    """A raw struggle measurement; the server's policy decides what it means."""
+
+    kind: SignalKind
+    count: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
+    span_ms: Ms = 0
+    radius_px: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 0
+    wait_ms: Ms = 0
+    idle_ms: Ms = 0
+    cycles: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 0
+    target: Label = ""
+    form: Label = ""
+    field: Label = ""
+    step: Label = ""
+    message: Short = ""
+
+
+class Heartbeat(TrailBase, tag="heartbeat"):
+    dwell_ms: Ms = 0
+
+
+class ConversionEvent(TrailBase, tag="conversion"):
+    value: Annotated[float, msgspec.Meta(ge=0, le=1e12)] = 0.0
+
+
+TrailEvent = (PageView | PageLeave | Click | FormStep | JsError | HttpError | Signal
+              | Heartbeat | ConversionEvent)
+
+
+class VisitHello(Payload):
+    page: PageInfo
+    lang: Lang = "en"
+
+
+class VisitEvents(Payload):
+    events: Annotated[list[TrailEvent], msgspec.Meta(max_length=MAX_TRAIL_BATCH)]
+
+
 class ContactRequest(Payload):
-    queue: QueueId
     channel: ChannelName = "chat"
+    queue: QueueId | None = None
     context: dict[str, Any] = {}
+    invite: InviteId | None = None
+
+
+class LeaveMessage(Payload):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=CHAT_TEXT_MAX)]
+    email: Annotated[str, msgspec.Meta(max_length=254)] = ""
+    phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    queue: QueueId | None = None
+
+
+class CallbackRequest(Payload):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    phone: Annotated[str, msgspec.Meta(max_length=32)]
+    queue: QueueId | None = None
+
+
+class ChatSend(Payload):
+    interaction: IxId
+    client_id: Uuid
+    text: Annotated[str, msgspec.Meta(max_length=CHAT_TEXT_MAX)] = ""
+    attachment: AttachmentId | None = None
+
+
+class ChatSync(Payload):
+    interaction: IxId
+    after_seq: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class ChatTyping(Payload):
+    interaction: IxId
+    typing: bool
+
+
+class ChatReceipt(Payload):
+    interaction: IxId
+    seq: Annotated[int, msgspec.Meta(ge=0)]
+    kind: Literal["delivered", "read"]
+
+
+class ChatRate(Payload):
+    interaction: IxId
+    score: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    comment: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class ChatTranscript(Payload):
+    interaction: IxId
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+
+
+class InviteRespond(Payload):
+    invite: InviteId
+    action: Literal["accept", "dismiss"]
+
+
+class OptOut(Payload):
+    opted_out: bool
 
 
 @dataclass(frozen=True)
@@ -96,6 +252,15 @@ class EventSpec:
 
 
 SUPERVISING = frozenset({Role.SUPERVISOR, Role.ADMIN})
+CHAT_BYTES = 4 * CHAT_TEXT_MAX + 1024  # worst case UTF-8 plus the envelope
+
+# The same chat events on both sides of a conversation.
+CHAT_EVENTS: dict[str, EventSpec] = {
+    "chat.send": EventSpec("chat.send", ChatSend, max_bytes=CHAT_BYTES),
+    "chat.sync": EventSpec("chat.sync", ChatSync),
+    "chat.typing": EventSpec("chat.typing", ChatTyping, cost=0.5),
+    "chat.receipt": EventSpec("chat.receipt", ChatReceipt, cost=0.5),
+}
 
 EVENTS: dict[str, dict[str, EventSpec]] = {
     AGENT_NS: {
@@ -111,6 +276,8 @@ EVENTS: dict[str, dict[str, EventSpec]] = {
         "acd.consult_accept": EventSpec("acd.consult_accept", InteractionRef),
         "acd.consult_complete": EventSpec("acd.consult_complete", InteractionRef),
         "acd.consult_cancel": EventSpec("acd.consult_cancel", InteractionRef),
+        **CHAT_EVENTS,
+        "visit.watch": EventSpec("visit.watch", InteractionRef),
     },
     SUPERVISOR_NS: {
         "ping": EventSpec("ping", Echo),
@@ -120,9 +287,19 @@ EVENTS: dict[str, dict[str, EventSpec]] = {
     VISITOR_NS: {
         "ping": EventSpec("ping", Echo),
         "whoami": EventSpec("whoami", Empty),
+        "visit.hello": EventSpec("visit.hello", VisitHello, cost=2.0),
+        "visit.events": EventSpec("visit.events", VisitEvents, max_bytes=48 * 1024),
         "contact.request": EventSpec("contact.request", ContactRequest, cost=5.0),
         "contact.status": EventSpec("contact.status", InteractionRef),
         "contact.cancel": EventSpec("contact.cancel", InteractionRef),
+        "contact.message": EventSpec("contact.message", LeaveMessage, max_bytes=CHAT_BYTES,
+                                     cost=10.0),
+        "contact.callback": EventSpec("contact.callback", CallbackRequest, cost=10.0),
+        **CHAT_EVENTS,
+        "chat.rate": EventSpec("chat.rate", ChatRate),
+        "chat.transcript": EventSpec("chat.transcript", ChatTranscript, cost=10.0),
+        "invite.respond": EventSpec("invite.respond", InviteRespond, cost=2.0),
+        "visitor.opt_out": EventSpec("visitor.opt_out", OptOut),
     },
 }
 
@@ -132,7 +309,10 @@ SERVER_EVENTS = ("announcement", "session_ended", "engage:error",
                  "offer", "offer_revoked", "agent_state", "wrap_up", "closed", "transferred",
                  "consult_offer", "consult_accepted", "consult_cancelled", "transfer_completed",
                  # ACD, to visitors:
-                 "queue_status", "connected", "ended", "agent_lost", "timed_out")
+                 "queue_status", "connected", "ended", "agent_lost", "timed_out",
+                 # chat, both sides; trail to agents; help offers and invites to visitors:
+                 "chat.message", "chat.typing", "chat.receipt", "trail", "help.offer",
+                 "invite")
 
 
 def decode(spec: EventSpec, args: list[Any]) -> Payload:
