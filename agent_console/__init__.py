@@ -7,7 +7,9 @@ from aiohttp import web
 from agent_console.web_acd import add_acd_routes, add_kpi_routes
 from agent_console.web_admin import add_admin_routes
 from agent_console.web_analysis import add_analysis_routes, add_campaign_routes
+from agent_console.web_attachments import add_attachment_routes
 from agent_console.web_auth import RouteRule, StaffRoutes, add_login_routes
+from agent_console.web_invites import add_invite_routes
 from agent_console.web_pages import add_page_routes
 from engage.services import Services
 
@@ -22,5 +24,7 @@ def setup(app: web.Application, services: Services) -> list[RouteRule]:
     add_kpi_routes(routes)
     add_analysis_routes(routes)
     add_campaign_routes(routes)
+    add_attachment_routes(routes)
+    add_invite_routes(routes)
     app.add_routes(routes.table)
     return routes.rules

@@ -55,7 +55,8 @@ def add_admin_routes(routes: StaffRoutes) -> None:
     async def list_sites(request: web.Request, session: StaffSession) -> web.StreamResponse:
         await services.sites.refresh()
         return web.json_response({"ok": True, "sites": [
-            {"site_key": s.site_key, "name": s.name, "allowed_origins": list(s.allowed_origins)}
+            {"site_key": s.site_key, "name": s.name, "allowed_origins": list(s.allowed_origins),
+             "widget": dict(s.widget)}
             for s in services.sites.all()]})
 
     @routes.route("PUT", "/api/admin/sites/{site_key}", ADMIN)
@@ -64,8 +65,11 @@ def add_admin_routes(routes: StaffRoutes) -> None:
         origins = body.get("allowed_origins")
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
             raise InvalidPayload("allowed_origins: a list of origins")
+        widget = body.get("widget")
+        if widget is not None and not isinstance(widget, dict):
+            raise InvalidPayload("widget: an object (queue, thresholds, sensitive_params)")
         site = await services.sites.save(request.match_info["site_key"],
-                                         str(body.get("name", "")), origins)
+                                         str(body.get("name", "")), origins, widget)
         return web.json_response({"ok": True, "site": {
             "site_key": site.site_key, "name": site.name,
-            "allowed_origins": list(site.allowed_origins)}})
+            "allowed_origins": list(site.allowed_origins), "widget": dict(site.widget)}})

@@ -132,6 +132,10 @@ class AcdStore:
         rank = await self.redis.zrank(self.key("q", queue, "waiting"), ix)
         return None if not isinstance(rank, int) else rank + 1
 
+    async def ready_count(self, queue: str, channel: str) -> int:
+        """Agents ready to take one more ``channel`` contact from ``queue`` right now."""
+        return int(await self.redis.zcard(self.key("q", queue, "ready", channel)))
+
     async def queue_snapshot(self, queue: str) -> tuple[int, int | None]:
         """Waiting count and the enqueue time (ms) of the longest waiting interaction."""
         async with self.redis.pipeline(transaction=False) as pipe:

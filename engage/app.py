@@ -18,9 +18,11 @@ from engage.config import Settings
 from engage.errors import EngageError
 from engage.services import Services, build_services
 from signaling.acd_events import SocketNotifier, register_acd
+from signaling.chat_events import register_chat
 from signaling.fanout import RedisFanout
 from signaling.namespaces import SignalingDeps, register
 from signaling.server import EngageSocketServer
+from signaling.visitor_events import register_visitor
 
 log = logging.getLogger("engage.app")
 
@@ -69,8 +71,13 @@ def _error_middleware(services: Services) -> Callable[..., Awaitable[web.StreamR
             services.metrics.http_latency.labels(name, request.method, str(status)).observe(
                 time.perf_counter() - started)
         if not request.path.startswith("/socket.io/"):
+            # A page that set its own CSP with frame-ancestors (the widget iframe) may be
+            # framed by those ancestors: X-Frame-Options DENY would override that.
+            framed = "frame-ancestors 'none'" not in response.headers.get(
+                "Content-Security-Policy", "frame-ancestors 'none'")
             for key, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(key, value)
+                if not (framed and key == "X-Frame-Options"):
+                    response.headers.setdefault(key, value)
         return response
 
     return middleware
@@ -129,6 +136,8 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     notifier = SocketNotifier(sockets, services.acd, publish_queue_changed)
     services.acd.notifier = notifier
     register_acd(sockets, services.acd, notifier)
+    register_visitor(sockets, services, services.visits, notifier)
+    register_chat(sockets, services, services.visits)
     sockets.attach(app, socketio_path="socket.io")
     app[SOCKETS] = sockets
 
@@ -157,6 +166,11 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     listener.on(bus.STAFF_SESSION_ENDED, on_session_ended)
     listener.on(bus.SITES_CHANGED, on_sites_changed)
 
+    async def on_invites_changed(event: dict[str, object]) -> None:
+        await services.invites.refresh()
+
+    listener.on(bus.INVITES_CHANGED, on_invites_changed)
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await services.sites.refresh()
         await listener.start()
@@ -166,11 +180,13 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         fanout.initialize()
         await services.eventlog.start()
         await services.acd.start()
-        for service in (services.invites, services.attachments, services.outbox):
+        for service in (services.invites, services.attachments, services.outbox,
+                        services.trail):
             await service.start()
         log.info("node started", extra={"node": settings.node_id, "backends": backends.kind})
         yield
-        for service in (services.outbox, services.attachments, services.invites):
+        for service in (services.trail, services.outbox, services.attachments,
+                        services.invites):
             await service.stop()
         await services.acd.stop()
         await services.eventlog.stop()

@@ -153,6 +153,9 @@ SITES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("http://localhost:8081", "http://living.example.test")),
 )
 
+# Where each demo site's help requests go.
+SITE_QUEUES = {"site_homes_demo": "buy_sell", "site_living_demo": "decoration"}
+
 
 @dataclass(frozen=True)
 class StaffAccount:
@@ -197,7 +200,8 @@ def site_documents(seed: int) -> list[Document]:
     """The two demo websites; the identity secret is derived from the seed because this is
     throw-away demo data that must be reproducible, never a production secret."""
     return [{"site_key": key, "name": name, "allowed_origins": sorted(origins),
-             "identity_secret": hashlib.sha256(f"engage-demo:{seed}:{key}".encode()).hexdigest()}
+             "identity_secret": hashlib.sha256(f"engage-demo:{seed}:{key}".encode()).hexdigest(),
+             "widget": {"queue": SITE_QUEUES[key], "thresholds": {}, "sensitive_params": []}}
             for key, name, origins in SITES]
 
 

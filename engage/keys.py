@@ -44,3 +44,13 @@ def analysis_offers(version: int) -> str:
 
 def analysis_report(version: int) -> str:
     return f"{PREFIX}:analysis:v{version}:report"
+
+
+def visitor_state(visitor_id: str) -> str:
+    """Live state of a visitor's current visit (hash; expires with the visit)."""
+    return f"{PREFIX}:visitor:{visitor_id}"
+
+
+def visitor_active(visitor_id: str) -> str:
+    """The visitor's interaction in progress, so a reloaded page resumes it."""
+    return f"{PREFIX}:visitor-ix:{visitor_id}"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Role(enum.StrEnum):
@@ -46,6 +48,7 @@ class Site:
     name: str
     allowed_origins: tuple[str, ...]
     identity_secret: str = ""
+    widget: Mapping[str, Any] = field(default_factory=dict)  # see engage.widget_settings
 
     def allows(self, origin: str | None) -> bool:
         return origin is not None and origin in self.allowed_origins
@@ -57,3 +60,4 @@ class VisitorIdentity:
 
     site_key: str
     visitor_id: str
+    customer_id: str = ""  # set only when the site proved it with the identity HMAC

@@ -25,7 +25,9 @@ from engage.sessions import LoginThrottle, SessionStore
 from engage.sites import SiteRegistry
 from engage.staff import StaffDirectory
 from engage.suggestions import SuggestionService
+from engage.trail_store import TrailStore
 from engage.visitors import VisitorTokens
+from engage.visits import VisitService
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Services:
     chat: ChatStore
     attachments: AttachmentStore
     outbox: MailOutbox
+    trail: TrailStore
+    visits: VisitService
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -65,16 +69,21 @@ def build_services(settings: Settings, backends: Backends) -> Services:
               profiles=ProfileDirectory(backends.db))
     analysis = AnalysisStore(backends.db, backends.redis)
     suggestions = SuggestionService(analysis, backends.db)
+    sites = SiteRegistry(backends.db, backends.redis, settings.public_origin)
+    invites = InviteService(backends.db, backends.redis)
+    trail = TrailStore(backends.db)
     return Services(
         settings=settings, backends=backends, metrics=metrics, staff=staff,
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
-        sites=SiteRegistry(backends.db, backends.redis, settings.public_origin),
+        sites=sites,
         visitor_tokens=VisitorTokens(settings.secret_key), queues=queues, acd=acd,
         eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id),
         kpis=KpiService(backends.db), analysis=analysis, suggestions=suggestions,
         feedback=FeedbackService(backends.db, analysis, suggestions),
         campaigns=CampaignService(backends.db, analysis),
-        invites=InviteService(backends.db, backends.redis),
+        invites=invites, trail=trail,
+        visits=VisitService(backends.db, backends.redis, sites, acd, invites, suggestions,
+                            trail),
         chat=ChatStore(backends.db, backends.redis),
         attachments=AttachmentStore(backends.db, settings.data_dir.resolve() / "attachments",
                                     max_bytes=settings.attachment_max_bytes,

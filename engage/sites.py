@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -12,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from engage import bus
 from engage.errors import InvalidPayload, NotFound
 from engage.models import Site
+from engage.widget_settings import WidgetSettings
 
 Document = dict[str, Any]
 
@@ -30,7 +32,8 @@ def check_origin(origin: str) -> str:
 def _to_site(doc: Document) -> Site:
     return Site(site_key=doc["site_key"], name=str(doc.get("name") or doc["site_key"]),
                 allowed_origins=tuple(doc.get("allowed_origins") or ()),
-                identity_secret=doc.get("identity_secret", ""))
+                identity_secret=doc.get("identity_secret", ""),
+                widget=dict(doc.get("widget") or {}))
 
 
 class SiteRegistry:
@@ -59,16 +62,21 @@ class SiteRegistry:
     def all(self) -> list[Site]:
         return sorted(self._sites.values(), key=lambda s: s.site_key)
 
-    async def save(self, site_key: str, name: str, allowed_origins: list[str]) -> Site:
+    async def save(self, site_key: str, name: str, allowed_origins: list[str],
+                   widget: Mapping[str, Any] | None = None) -> Site:
+        """Create or replace a site; ``widget`` None keeps the site's widget settings."""
         if not SITE_KEY_RE.fullmatch(site_key):
             raise InvalidPayload("site_key: 4-64 characters of A-Z, a-z, 0-9, '_' or '-'")
         origins = sorted({check_origin(o) for o in allowed_origins})
         if not origins:
             raise InvalidPayload("allowed_origins: at least one origin")
         existing = await self._col.find_one({"site_key": site_key})
+        widget_doc = (existing or {}).get("widget") or {}
+        if widget is not None:
+            widget_doc = WidgetSettings.from_document(widget).to_document()
         doc = {"site_key": site_key, "name": name or site_key, "allowed_origins": origins,
                "identity_secret": (existing or {}).get("identity_secret")
-               or secrets.token_urlsafe(32)}
+               or secrets.token_urlsafe(32), "widget": widget_doc}
         await self._col.replace_one({"site_key": site_key}, doc, upsert=True)
         await self.refresh()
         await bus.publish(self._redis, bus.SITES_CHANGED, site_key=site_key)

@@ -14,7 +14,6 @@ from engage.models import Role
 from signaling.schemas import (
     AGENT_NS,
     VISITOR_NS,
-    ContactRequest,
     InteractionRef,
     Payload,
     SetState,
@@ -176,47 +175,55 @@ def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier)
         server.handle(AGENT_NS, name)(consult_handler())
 
     # -- visitors -------------------------------------------------------------------------
-    owned: dict[str, set[str]] = {}  # sid -> interactions this visitor socket created
-
     async def visitor_leave(state: SocketState) -> None:
         notifier.forget_sid(state.sid)
-        owned.pop(state.sid, None)
 
     server.on_leave(VISITOR_NS, visitor_leave)
-
-    def own(state: SocketState, ix: str) -> None:
-        if ix not in owned.get(state.sid, set()):
-            raise Forbidden("this interaction belongs to another visitor")
-
-    @server.handle(VISITOR_NS, "contact.request")
-    async def contact_request(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, ContactRequest) and state.visitor is not None
-        acd.queues.get(payload.queue)
-        context = {**payload.context, "visitor": state.visitor.visitor_id,
-                   "site": state.visitor.site_key}
-        # In the room before the enqueue: an agent may be offered it within the same call.
-        ix = await acd.store.next_interaction_id()
-        owned.setdefault(state.sid, set()).add(ix)
-        await server.enter_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)
-        notifier.track(ix, state.sid, payload.queue)
-        try:
-            return await acd.enqueue(payload.queue, payload.channel, ix=ix,
-                                     visitor=state.visitor.visitor_id,
-                                     site=state.visitor.site_key, context=context)
-        except Exception:
-            notifier.local.pop(ix, None)
-            await server.leave_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)
-            raise
 
     @server.handle(VISITOR_NS, "contact.status")
     async def contact_status(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, InteractionRef)
-        own(state, payload.interaction)
+        await visitor_owns(acd, state, payload.interaction)
         return {"interaction": payload.interaction, **await acd.status(payload.interaction)}
 
     @server.handle(VISITOR_NS, "contact.cancel")
     async def contact_cancel(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, InteractionRef)
-        own(state, payload.interaction)
+        await visitor_owns(acd, state, payload.interaction)
         await acd.abandon(payload.interaction, "customer_cancelled")
         return {}
+
+
+async def visitor_owns(acd: Acd, state: SocketState, ix: str) -> dict[str, str]:
+    """The interaction's hash, when it is this visitor's (any of their sockets or tabs)."""
+    h = await acd.store.interaction(ix) if state.visitor is not None else {}
+    if not h or state.visitor is None or h.get("visitor") != state.visitor.visitor_id:
+        raise Forbidden("this interaction belongs to another visitor")
+    return h
+
+
+async def start_contact(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier,
+                        state: SocketState, queue: str, channel: str,
+                        context: dict[str, Any]) -> dict[str, Any]:
+    """Queue a visitor's contact; the socket joins the interaction's room first, since an
+    agent may be offered it (and answer) within the same call."""
+    assert state.visitor is not None
+    acd.queues.get(queue)
+    ix = await acd.store.next_interaction_id()
+    await server.enter_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)
+    notifier.track(ix, state.sid, queue)
+    try:
+        return await acd.enqueue(queue, channel, ix=ix, visitor=state.visitor.visitor_id,
+                                 site=state.visitor.site_key,
+                                 customer=state.visitor.customer_id, context=context)
+    except Exception:
+        notifier.local.pop(ix, None)
+        await server.leave_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)
+        raise
+
+
+async def rejoin(server: EngageSocketServer, notifier: SocketNotifier, state: SocketState,
+                 ix: str, queue: str) -> None:
+    """A reloaded page's new socket takes over the visitor's interaction in progress."""
+    await server.enter_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)
+    notifier.track(ix, state.sid, queue)

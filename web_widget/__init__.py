@@ -5,10 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from engage.services import Services
+from web_widget.demo_page import add_demo_routes
+from web_widget.web_chat_http import add_chat_http_routes
+from web_widget.web_frame import add_frame_routes
 from web_widget.web_visitor import add_visitor_routes
 
 
 def setup(app: web.Application, services: Services) -> None:
     table = web.RouteTableDef()
     add_visitor_routes(table, services)
+    add_frame_routes(table, services)
+    add_demo_routes(table, services)
+    add_chat_http_routes(table, services)
     app.add_routes(table)

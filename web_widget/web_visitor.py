@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engage.errors import InvalidPayload, NotAuthenticated, OriginNotAllowed
+from engage.errors import InvalidPayload, OriginNotAllowed
 from engage.services import Services
+from engage.visitors import proven_customer
 
 
 def _cors(origin: str) -> dict[str, str]:
@@ -25,26 +26,26 @@ def add_visitor_routes(table: web.RouteTableDef, services: Services) -> None:
 
     @table.post("/api/visitor/token")
     async def visitor_token(request: web.Request) -> web.StreamResponse:
-        """Body ``{site_key, token?}``; a still-valid token keeps the same visitor id."""
+        """Body ``{site_key, token?, customer_id?, customer_hash?}``; a still-valid token keeps
+        the same visitor id while the identity is unchanged."""
         try:
             body = await request.json()
         except ValueError:
             raise InvalidPayload("the body must be a JSON object") from None
         if not isinstance(body, dict) or not isinstance(body.get("site_key"), str):
             raise InvalidPayload("site_key is required")
-        previous = body.get("token")
         site = await services.sites.require(body["site_key"])
         origin = request.headers.get("Origin")
-        if not site.allows(origin):
+        # The widget iframe asks from the server's own origin; a host page from its own.
+        same_origin = origin == services.sites.staff_origin
+        if not (site.allows(origin) or same_origin):
             raise OriginNotAllowed("this origin is not allowed for the site")
         assert origin is not None
-        keep = None
-        if isinstance(previous, str):
-            try:
-                known = services.visitor_tokens.verify(previous)
-                keep = known.visitor_id if known.site_key == site.site_key else None
-            except NotAuthenticated:
-                keep = None  # an expired or forged token just starts a new visitor
-        token, visitor_id = services.visitor_tokens.issue(site.site_key, keep)
-        return web.json_response({"ok": True, "token": token, "visitor_id": visitor_id},
-                                 headers=_cors(origin))
+        customer = proven_customer(site.identity_secret, body.get("customer_id"),
+                                   body.get("customer_hash"))
+        token, visitor_id = services.visitor_tokens.renew(site.site_key, body.get("token"),
+                                                          customer)
+        # "identified" only says whether the hash was right, never whether a profile exists.
+        reply = {"ok": True, "token": token, "visitor_id": visitor_id,
+                 "identified": bool(customer)}
+        return web.json_response(reply, headers={} if same_origin else _cors(origin))

@@ -22,8 +22,8 @@ from engage.models import Role
 from engage.routing import DEFAULT_CAPACITY
 from engage.staff import StaffDirectory
 from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, login, socket_token
-from tests.integration.test_acd_sockets import WAIT, Peer
 from tests.integration.test_serve import start_node, wait_ready
+from tests.socket_peers import WAIT, Peer
 
 NODES = ("node-a", "node-b")
 # Agent -> the node its console connects to.

@@ -1,40 +1,29 @@
 /**
- * The host-page loader: `<script src="https://engage.example/static/dist/loader.js"
- * data-site-key="..." async>`. For now it only obtains (or refreshes) the visitor token,
- * keeps it in localStorage under `engage.visitor`, and exposes `window.engage.visitorId`.
- * Every entry point is wrapped: nothing here may ever throw into the customer's page.
+ * The host-page loader: `<script src="E/static/dist/loader.js" data-site-key="…" async>`.
+ * Starts the sensors at once (cheap, passive), adds the widget iframe when the page is idle,
+ * and relays batched trail events to it (web_widget/PROTOCOL.md §2). Exposes
+ * `window.engage = {open(), conversion(value?), visitorId}`. Every entry point is guarded:
+ * nothing here may ever throw into the customer's page.
  */
 
-const STORAGE_KEY = "engage.visitor";
-/** Tokens are valid 30 days on the server; refresh daily so an active visitor never lapses. */
-const REFRESH_AFTER_MS = 24 * 3600 * 1000;
-
-interface StoredVisitor {
-  token: string;
-  visitorId: string;
-  siteKey: string;
-  issuedAt: number;
-}
+import type { PageInfo } from "../../signaling/client/visitor";
+import { pickLang } from "./i18n";
+import { EventBatch } from "./loader_batch";
+import { WidgetFrame } from "./loader_frame";
+import { guard, later, listen } from "./loader_guard";
+import { startSensors } from "./loader_sensors";
 
 interface EngageGlobal {
+  open(): void;
+  conversion(value?: number): void;
   visitorId: string | null;
-  siteKey: string;
+  readonly loaded: true;
 }
 
 declare global {
   interface Window {
-    engage?: EngageGlobal;
+    engage?: EngageGlobal | unknown;
   }
-}
-
-function guarded<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-  return (...args: A) => {
-    try {
-      fn(...args);
-    } catch {
-      // never into the host page
-    }
-  };
 }
 
 function loaderScript(): HTMLScriptElement | null {
@@ -43,59 +32,88 @@ function loaderScript(): HTMLScriptElement | null {
   return document.querySelector<HTMLScriptElement>("script[data-site-key][src*='loader']");
 }
 
-function readStored(): StoredVisitor | null {
-  try {
-    const raw = window.localStorage.getItem(STORAGE_KEY);
-    const value: unknown = raw ? JSON.parse(raw) : null;
-    if (typeof value !== "object" || value === null) return null;
-    const v = value as Record<string, unknown>;
-    if (typeof v["token"] !== "string" || typeof v["visitorId"] !== "string"
-        || typeof v["siteKey"] !== "string" || typeof v["issuedAt"] !== "number") return null;
-    return { token: v["token"], visitorId: v["visitorId"], siteKey: v["siteKey"], issuedAt: v["issuedAt"] };
-  } catch {
-    return null; // storage blocked (private mode, sandbox) or corrupt: start fresh
-  }
+function alreadyLoaded(): boolean {
+  const existing = window.engage as { loaded?: unknown } | undefined;
+  return typeof existing === "object" && existing !== null && existing.loaded === true;
 }
 
-function writeStored(visitor: StoredVisitor): void {
-  try {
-    window.localStorage.setItem(STORAGE_KEY, JSON.stringify(visitor));
-  } catch {
-    // storage blocked: this page view still works, the next one gets a new visitor id
+function pageInfo(): PageInfo {
+  return { url: location.href, title: document.title.slice(0, 300), referrer: document.referrer };
+}
+
+function whenIdle(fn: () => void): void {
+  const run = guard(fn);
+  const start = (): void => {
+    if (typeof window.requestIdleCallback === "function") {
+      window.requestIdleCallback(run, { timeout: 2000 });
+    } else {
+      later(run, 1);
+    }
+  };
+  if (document.readyState === "loading") {
+    listen(document, "DOMContentLoaded", start, false);
+  } else {
+    start();
   }
 }
 
 function start(): void {
+  if (alreadyLoaded()) return; // loaded twice: the first copy does the work
   const script = loaderScript();
   const siteKey = script?.dataset["siteKey"];
-  if (!script || !siteKey || window.engage) return; // misconfigured, or loaded twice
-  const server = new URL(script.src, window.location.href).origin;
-  const api: EngageGlobal = { visitorId: null, siteKey };
-  window.engage = api;
+  if (!script || !siteKey) return; // misconfigured: behave as if absent
+  const server = new URL(script.src, location.href).origin;
+  const lang = pickLang(script.dataset["lang"], document.documentElement.lang, navigator.language);
+  const customerId = script.dataset["customerId"];
+  const customerHash = script.dataset["customerHash"];
 
-  const stored = readStored();
-  const known = stored !== null && stored.siteKey === siteKey ? stored : null;
-  if (known !== null) api.visitorId = known.visitorId;
-  if (known !== null && Date.now() - known.issuedAt < REFRESH_AFTER_MS) return;
+  let frame: WidgetFrame | null = null;
+  let ready = false;
+  let openWanted = false;
+  const batch = new EventBatch({
+    send: (events) => frame?.post({ type: "events", events }),
+    setTimer: (fn, ms) => later(fn, ms),
+    clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  });
+  const sensors = startSensors((event) => batch.push(event), () => batch.flush(),
+                               () => frame?.iframe ?? null);
 
-  const body: { site_key: string; token?: string } = { site_key: siteKey };
-  if (known !== null) body.token = known.token;
-  fetch(`${server}/api/visitor/token`, {
-    method: "POST", mode: "cors", credentials: "omit",
-    headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-  })
-    .then((response) => response.json())
-    .then(guarded((reply: unknown) => {
-      const r = reply as { ok?: unknown; token?: unknown; visitor_id?: unknown } | null;
-      if (!r || r.ok !== true || typeof r.token !== "string" || typeof r.visitor_id !== "string") return;
-      api.visitorId = r.visitor_id;
-      writeStored({ token: r.token, visitorId: r.visitor_id, siteKey, issuedAt: Date.now() });
-    }))
-    .catch(() => {
-      // offline or origin not allowed: the page works as if the widget were absent
+  const api: EngageGlobal = {
+    open: guard(() => {
+      if (ready) frame?.post({ type: "open" });
+      else openWanted = true;
+    }),
+    conversion: guard((value?: number) => sensors.conversion(value)),
+    visitorId: null,
+    loaded: true,
+  };
+  // A host page's own `engage` global is left alone (the widget still works).
+  if (window.engage === undefined) window.engage = api;
+
+  whenIdle(() => {
+    frame = new WidgetFrame(server, siteKey, lang, {
+      ready: () => {
+        const hello: Record<string, unknown> & { type: string } = { type: "hello", page: pageInfo() };
+        if (customerId && customerHash) hello["identity"] = { customer_id: customerId, customer_hash: customerHash };
+        frame?.post(hello);
+        if (!ready) {
+          ready = true;
+          batch.markReady();
+        }
+        if (openWanted) {
+          openWanted = false;
+          frame?.post({ type: "open" });
+        }
+      },
+      config: (sensorConfig, visitorId) => {
+        sensors.configure(sensorConfig);
+        if (visitorId !== null) api.visitorId = visitorId;
+      },
     });
+    document.body.appendChild(frame.iframe);
+  });
 }
 
-guarded(start)();
+guard(start)();
 
 export {};

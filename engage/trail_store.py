@@ -1,0 +1,114 @@
+"""Visits and their browsing trails in MongoDB, written behind in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from engage.tasks import cancel_and_wait
+
+log = logging.getLogger("engage.trail")
+
+Document = dict[str, Any]
+FLUSH_INTERVAL = 0.5
+FLUSH_AT = 500  # events buffered before a flush is started early
+MAX_BUFFER = 50_000  # a MongoDB outage drops the oldest trail events beyond this, not memory
+
+
+class TrailStore:
+    """Trail events are buffered and inserted in batches: a page view is not worth a MongoDB
+    round trip of its own, and a crash loses at most the last half second of trail."""
+
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._visits = db.visits
+        self._events = db.visit_events
+        self._buffer: list[Document] = []
+        self._touched: dict[str, Document] = {}  # visit id -> fields to set on the visit doc
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.dropped = 0
+
+    async def ensure_indexes(self) -> None:
+        await self._events.create_index([("visit", ASCENDING), ("seq", ASCENDING)])
+        await self._visits.create_index([("visitor", ASCENDING), ("started_at", DESCENDING)])
+
+    async def start(self) -> None:
+        await self.ensure_indexes()
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="trail-flush")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            await cancel_and_wait([self._task])
+            self._task = None
+        await self.flush()
+
+    async def open_visit(self, visit: Document) -> None:
+        await self._visits.insert_one(visit)
+
+    def add(self, visit_id: str, events: list[Document], visit_fields: Document) -> None:
+        self._buffer.extend(events)
+        if len(self._buffer) > MAX_BUFFER:
+            over = len(self._buffer) - MAX_BUFFER
+            del self._buffer[:over]
+            self.dropped += over
+        self._touched.setdefault(visit_id, {}).update(visit_fields)
+        if len(self._buffer) >= FLUSH_AT:
+            self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("trail flush failed; retrying")
+
+    async def flush(self) -> None:
+        events, self._buffer = self._buffer, []
+        touched, self._touched = self._touched, {}
+        try:
+            if events:
+                await self._events.insert_many(events, ordered=False)
+            for visit_id, fields in touched.items():
+                pages = fields.pop("$pages", 0)
+                update: Document = {"$set": fields}
+                if pages:
+                    update["$inc"] = {"pages": pages}
+                await self._visits.update_one({"_id": visit_id}, update)
+        except Exception:
+            self._buffer[:0] = events  # keep them for the next attempt
+            for visit_id, fields in touched.items():
+                self._touched.setdefault(visit_id, {}).update(fields)
+            raise
+
+    async def recent(self, visit_id: str, limit: int = 200) -> list[Document]:
+        """The visit's last events, oldest first (stored ones, then any still buffered)."""
+        stored = [doc async for doc in self._events.find(
+            {"visit": visit_id}, {"_id": 0}).sort("seq", DESCENDING).limit(limit)]
+        stored.reverse()
+        pending = [e for e in self._buffer if e.get("visit") == visit_id]
+        seen = {e["seq"] for e in stored}
+        out = stored + [{k: v for k, v in e.items() if k != "_id"} for e in pending
+                        if e["seq"] not in seen]
+        return out[-limit:]
+
+    async def visit(self, visit_id: str) -> Document | None:
+        return await self._visits.find_one({"_id": visit_id})
+
+    async def visits_of(self, visitor_id: str, limit: int = 20) -> list[Document]:
+        return [doc async for doc in self._visits.find({"visitor": visitor_id})
+                .sort("started_at", DESCENDING).limit(limit)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

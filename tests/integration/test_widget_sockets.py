@@ -1,0 +1,346 @@
+"""The widget's server side over real Socket.IO clients: identity, trail, help offers, chat."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+import socketio
+from pymongo import AsyncMongoClient
+
+from engage.app import SERVICES, create_app
+from engage.backends import open_backends
+from engage.embedded import EmbeddedRedis
+from engage.models import Role
+from engage.visitors import identity_hash
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, node_settings
+from tests.socket_peers import WAIT, Floor, Peer
+
+HELP = {"_id": "help", "required_skills": {"help": 1}, "wrap_up_seconds": 30,
+        "offer_timeout_seconds": 30, "max_wait_seconds": 600}
+PAGE = {"url": "http://shop.example.test/", "title": "Home", "referrer": ""}
+
+
+class WidgetFloor(Floor):
+    async def token(self, **body: Any) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http:
+            response = await http.post(f"{self.url}/api/visitor/token",
+                                       json={"site_key": SITE_KEY, **body},
+                                       headers={"Origin": SITE_ORIGIN})
+            reply: dict[str, Any] = await response.json()
+            assert response.status == 200, reply
+            return reply
+
+    async def widget(self, name: str = "visitor", token: str | None = None,
+                     hello: bool = True) -> Peer:
+        """A visitor socket as the widget opens it (token, connect, visit.hello)."""
+        if token is None:
+            issued = await self.token()
+            token, self.visitor_ids[name] = issued["token"], issued["visitor_id"]
+        peer = Peer(name, "/visitor")
+        self.peers.append(peer)
+        await peer.client.connect(self.url, namespaces=["/visitor"], auth={"token": token},
+                                  headers={"Origin": SITE_ORIGIN}, transports=["websocket"],
+                                  wait_timeout=WAIT)
+        peer.token = token  # type: ignore[attr-defined]
+        if hello:
+            peer.hello = await peer.ok("visit.hello", {"page": PAGE})  # type: ignore[attr-defined]
+        return peer
+
+    async def chat_with(self, agent: Peer, visitor: Peer) -> str:
+        """The visitor asks for help, the agent takes it; returns the interaction."""
+        ix = str((await visitor.ok("contact.request", {"channel": "chat"}))["interaction"])
+        await agent.take(ix)
+        await visitor.expect("connected", interaction=ix)
+        return ix
+
+
+@pytest.fixture
+async def floor(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
+                redis: aioredis.Redis, aiohttp_server: Any) -> AsyncIterator[WidgetFloor]:
+    settings = node_settings(redis_server.url, mongo_url, db_name, tmp_path,
+                             ENGAGE_CONNECT_TIMEOUT="2")
+    async with open_backends(settings, own_children=False) as backends:
+        app = create_app(settings, backends)
+        server = await aiohttp_server(app, port=settings.port)
+        services = app[SERVICES]
+        for name in ("alice", "bob"):
+            await services.staff.add(name, PASSWORD, Role.AGENT, skills={"help": 1})
+        await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
+        await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN],
+                                  {"queue": "help", "sensitive_params": ["coupon"]})
+        await services.queues.save(HELP)
+        floor = WidgetFloor(settings.public_url, services)
+        try:
+            yield floor
+        finally:
+            await floor.close()
+            await server.close()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    await client.drop_database(db_name)
+    await client.close()
+
+
+def at() -> int:
+    return 1_790_000_000_000
+
+
+def page(url: str, nav: str = "load", title: str = "Page") -> dict[str, Any]:
+    return {"type": "page", "at": at(), "url": url, "title": title, "nav": nav}
+
+
+def rage(count: int = 5) -> dict[str, Any]:
+    return {"type": "signal", "at": at(), "url": PAGE["url"], "kind": "rage_click",
+            "count": count, "span_ms": 600, "radius_px": 8, "target": "button#search"}
+
+
+# -- identity ----------------------------------------------------------------------------------
+async def test_identity_hash_proves_a_customer_and_a_forged_one_is_anonymous(
+        floor: WidgetFloor) -> None:
+    site = await floor.services.sites.require(SITE_KEY)
+    good = identity_hash(site.identity_secret, "c000042")
+    identified = await floor.token(customer_id="c000042", customer_hash=good)
+    assert identified["identified"] is True
+    assert floor.services.visitor_tokens.verify(identified["token"]).customer_id == "c000042"
+
+    forged = await floor.token(token=identified["token"], customer_id="c000042",
+                               customer_hash="0" * 64)
+    assert forged["identified"] is False
+    assert floor.services.visitor_tokens.verify(forged["token"]).customer_id == ""
+    # The browser that held the customer's token does not keep the customer's visitor id
+    # (and with it the conversations) once the proof is missing.
+    assert forged["visitor_id"] != identified["visitor_id"]
+
+    again = await floor.token(token=identified["token"], customer_id="c000042",
+                              customer_hash=good)
+    assert again["visitor_id"] == identified["visitor_id"]
+    other = await floor.token(token=identified["token"], customer_id="c000043",
+                              customer_hash=identity_hash(site.identity_secret, "c000043"))
+    assert other["visitor_id"] != identified["visitor_id"]
+
+
+async def test_anonymous_visitor_keeps_its_id_across_reloads(floor: WidgetFloor) -> None:
+    first = await floor.token()
+    second = await floor.token(token=first["token"])
+    assert second["visitor_id"] == first["visitor_id"] and second["identified"] is False
+
+
+async def test_token_refused_for_an_origin_not_on_the_allow_list(floor: WidgetFloor) -> None:
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(f"{floor.url}/api/visitor/token",
+                                    json={"site_key": SITE_KEY},
+                                    headers={"Origin": "http://evil.example.test"})
+        body = await response.json()
+    assert response.status == 403 and body["code"] == "origin_not_allowed"
+
+
+async def test_frame_page_only_for_allowed_parents(floor: WidgetFloor) -> None:
+    async with aiohttp.ClientSession() as http:
+        ok = await http.get(f"{floor.url}/widget/frame",
+                            params={"site": SITE_KEY, "origin": SITE_ORIGIN})
+        assert ok.status == 200
+        assert f"frame-ancestors {SITE_ORIGIN};" in ok.headers["Content-Security-Policy"]
+        assert "X-Frame-Options" not in ok.headers
+        bad = await http.get(f"{floor.url}/widget/frame",
+                             params={"site": SITE_KEY, "origin": "http://evil.example.test"})
+        assert bad.status == 403 and (await bad.json())["code"] == "origin_not_allowed"
+        console = await http.get(f"{floor.url}/login")
+        assert console.headers["X-Frame-Options"] == "DENY"
+
+
+# -- visits and the trail ---------------------------------------------------------------------
+async def test_hello_gives_config_and_events_are_stored_without_secrets(
+        floor: WidgetFloor) -> None:
+    visitor = await floor.widget()
+    hello = visitor.hello  # type: ignore[attr-defined]
+    assert hello["config"]["queue"] == "help" and hello["returning"] is False
+    assert hello["config"]["sensors"]["rage_click_count"] == 3 and hello["active"] is None
+    url = "http://shop.example.test/checkout?step=2&token=abc&coupon=SAVE10#/pay?card=4111"
+    reply = await visitor.ok("visit.events", {"events": [page(url), {
+        "type": "click", "at": at(), "url": url, "target": "button Pay", "x": 10, "y": 20}]})
+    assert reply["accepted"] == 2
+    await floor.services.trail.flush()
+    stored = await floor.services.trail.recent(hello["visit"])
+    assert [e["type"] for e in stored] == ["page", "click"]
+    for event in stored:
+        assert "abc" not in event["url"] and "SAVE10" not in event["url"]
+        assert "4111" not in event["url"] and "step=2" in event["url"]
+    visit = await floor.services.trail.visit(hello["visit"])
+    assert visit is not None and visit["pages"] == 1
+
+
+async def test_refused_trail_batch_loses_nothing_already_accepted(floor: WidgetFloor) -> None:
+    visitor = await floor.widget()
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/a")]})
+    await visitor.refused("visit.events", {"events": [{"type": "page", "at": -1}]},
+                          "invalid_payload")
+    await visitor.refused("visit.events", {"events": [page("http://x/")] * 51},
+                          "invalid_payload")
+    await floor.services.trail.flush()
+    stored = await floor.services.trail.recent(visitor.hello["visit"])  # type: ignore[attr-defined]
+    assert [e["url"] for e in stored] == ["http://shop.example.test/a"]
+
+
+async def test_trail_reaches_the_agent_handling_the_visitor_live(floor: WidgetFloor) -> None:
+    agent = await floor.agent("alice")
+    visitor = await floor.widget()
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/villas")]})
+    ix = await floor.chat_with(agent, visitor)
+    watched = await agent.ok("visit.watch", {"interaction": ix})
+    assert watched["visitor"] == floor.visitor_ids["visitor"]
+    assert watched["page"]["url"] == "http://shop.example.test/villas"
+    assert [e["url"] for e in watched["trail"]] == ["http://shop.example.test/villas"]
+    assert watched["context"]["origin"] == "widget"
+
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/mortgage",
+                                                      nav="push")]})
+    pushed = await agent.expect("trail", visitor=floor.visitor_ids["visitor"])
+    assert [e["url"] for e in pushed["events"]] == ["http://shop.example.test/mortgage"]
+    assert pushed["events"][0]["nav"] == "push"
+
+    bob = await floor.agent("bob")
+    await bob.refused("visit.watch", {"interaction": ix}, "forbidden")
+
+
+# -- help detection ---------------------------------------------------------------------------
+async def test_rage_clicks_make_the_server_offer_help_when_an_agent_is_free(
+        floor: WidgetFloor) -> None:
+    lonely = await floor.widget("lonely")
+    reply = await lonely.ok("visit.events", {"events": [rage(), rage(), rage()]})
+    assert reply["score"] > 0
+    assert lonely.inbox.seen("help.offer") == []  # nobody could help: no offer
+
+    await floor.agent("alice")
+    visitor = await floor.widget()
+    await visitor.ok("visit.events", {"events": [rage(), rage(), rage()]})
+    offer = await visitor.expect("help.offer")
+    assert offer["queue"] == "help" and "rage_click" in offer["reasons"]
+
+
+async def test_raw_signals_below_the_thresholds_do_not_count(floor: WidgetFloor) -> None:
+    await floor.agent("alice")
+    visitor = await floor.widget()
+    weak = [{**rage(2)}, {**rage(), "span_ms": 5000}, {**rage(), "radius_px": 300}] * 3
+    reply = await visitor.ok("visit.events", {"events": weak})
+    assert reply["score"] == 0 and visitor.inbox.seen("help.offer") == []
+
+
+# -- chat ---------------------------------------------------------------------------------------
+async def test_chat_both_ways_with_receipts_and_typing(floor: WidgetFloor) -> None:
+    agent = await floor.agent("alice")
+    visitor = await floor.widget()
+    ix = await floor.chat_with(agent, visitor)
+    cid = str(uuid.uuid4())
+    sent = await visitor.ok("chat.send", {"interaction": ix, "client_id": cid,
+                                          "text": "<img src=x onerror=alert(1)> hello"})
+    assert sent["seq"] == 1 and sent["duplicate"] is False
+    got = await agent.expect("chat.message", interaction=ix, seq=1)
+    assert got["text"] == "<img src=x onerror=alert(1)> hello" and got["from"] == "visitor"
+
+    await agent.ok("chat.typing", {"interaction": ix, "typing": True})
+    assert (await visitor.expect("chat.typing", interaction=ix))["typing"] is True
+    await agent.ok("chat.receipt", {"interaction": ix, "seq": 1, "kind": "read"})
+    receipt = await visitor.expect("chat.receipt", interaction=ix)
+    assert receipt["read_seq"] == 1 and receipt["delivered_seq"] == 1
+
+    reply = await agent.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                                         "text": "Hi, how can I help?"})
+    assert reply["seq"] == 2
+    assert (await visitor.expect("chat.message", seq=2))["from"] == "agent"
+
+
+async def test_a_retried_message_is_stored_once_and_a_reconnect_replays_the_gap(
+        floor: WidgetFloor) -> None:
+    agent = await floor.agent("alice")
+    visitor = await floor.widget()
+    ix = await floor.chat_with(agent, visitor)
+    cid = str(uuid.uuid4())
+    first, again = await asyncio.gather(
+        visitor.ok("chat.send", {"interaction": ix, "client_id": cid, "text": "one"}),
+        visitor.ok("chat.send", {"interaction": ix, "client_id": cid, "text": "one"}))
+    assert first["seq"] == again["seq"] == 1 and {first["duplicate"], again["duplicate"]} == {
+        False, True}
+
+    token = visitor.token  # type: ignore[attr-defined]
+    await visitor.client.disconnect()
+    for n in range(3):  # said while the visitor's page was reloading
+        await agent.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                                     "text": f"agent {n}"})
+    back = await floor.widget("back", token=token)
+    active = back.hello  # type: ignore[attr-defined]
+    assert active["active"]["interaction"] == ix and active["active"]["last_seq"] == 4
+    synced = await back.ok("chat.sync", {"interaction": ix, "after_seq": 1})
+    assert [m["text"] for m in synced["messages"]] == ["agent 0", "agent 1", "agent 2"]
+    assert [m["seq"] for m in synced["messages"]] == [2, 3, 4]
+    # The new socket is in the conversation's room: live messages reach it.
+    await agent.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                                 "text": "still there?"})
+    assert (await back.expect("chat.message", seq=5))["text"] == "still there?"
+
+
+async def test_nobody_else_reads_or_writes_a_conversation(floor: WidgetFloor) -> None:
+    agent = await floor.agent("alice")
+    visitor = await floor.widget()
+    ix = await floor.chat_with(agent, visitor)
+    stranger = await floor.widget("stranger")
+    message = {"interaction": ix, "client_id": str(uuid.uuid4()), "text": "hi"}
+    await stranger.refused("chat.send", message, "forbidden")
+    await stranger.refused("chat.sync", {"interaction": ix, "after_seq": 0}, "forbidden")
+    bob = await floor.agent("bob")
+    await bob.refused("chat.send", message, "forbidden")
+    await bob.refused("chat.sync", {"interaction": ix, "after_seq": 0}, "forbidden")
+    supervisor = await floor.connect("supervisor")
+    assert (await supervisor.ok("chat.sync", {"interaction": ix, "after_seq": 0}))[
+        "last_seq"] == 0
+    await supervisor.refused("chat.send", message, "forbidden")
+
+
+async def test_rating_once_and_transcript_by_mail(floor: WidgetFloor) -> None:
+    agent = await floor.agent("alice")
+    visitor = await floor.widget()
+    ix = await floor.chat_with(agent, visitor)
+    await visitor.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                                   "text": "thanks"})
+    await agent.ok("acd.complete", {"interaction": ix})
+    await visitor.expect("ended", interaction=ix)
+    await visitor.refused("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                                        "text": "late"}, "forbidden")
+    await visitor.ok("chat.rate", {"interaction": ix, "score": 5, "comment": "great"})
+    await visitor.refused("chat.rate", {"interaction": ix, "score": 1}, "conflict")
+    await visitor.ok("chat.transcript", {"interaction": ix, "email": "li@example.com"})
+    mail = await floor.services.backends.db.mail_outbox.find_one({"ref": ix})
+    assert mail is not None and "thanks" in mail["body"]
+
+
+# -- queue experience -------------------------------------------------------------------------
+async def test_leave_a_message_and_callback_are_validated_and_stored(floor: WidgetFloor) -> None:
+    visitor = await floor.widget()
+    await visitor.refused("contact.callback", {"name": "Li", "phone": "13800138000"},
+                          "invalid_payload")
+    done = await visitor.ok("contact.callback", {"name": "Li", "phone": "+8613800138000"})
+    stored = await floor.services.backends.db.callback_requests.find_one(
+        {"_id": done["callback_id"]})
+    assert stored is not None and stored["queue"] == "help"
+    await visitor.refused("contact.message", {"name": "Li", "text": "call me"},
+                          "invalid_payload")
+    left = await visitor.ok("contact.message", {"name": "Li", "text": "<b>call</b> me",
+                                                "email": "li@example.com"})
+    stored = await floor.services.backends.db.visitor_messages.find_one(
+        {"_id": left["message_id"]})
+    assert stored is not None and stored["text"] == "<b>call</b> me"
+
+
+async def test_visitor_socket_refused_from_a_foreign_origin(floor: WidgetFloor) -> None:
+    token = (await floor.token())["token"]
+    client = socketio.AsyncClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.connect(floor.url, namespaces=["/visitor"], auth={"token": token},
+                             headers={"Origin": "http://evil.example.test"},
+                             transports=["websocket"], wait_timeout=WAIT)
+    await client.disconnect()

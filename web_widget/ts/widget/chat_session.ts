@@ -1,0 +1,229 @@
+/**
+ * One conversation, connected to the socket: the outbox (re-sent with the same client_id
+ * until acked), `chat.sync` on every (re)connect and on gaps, typing both ways (throttled),
+ * delivered/read receipts, attachments. Owns the ChatLog and drives the ChatView.
+ */
+
+import { CLIENT_CODES } from "../../../signaling/client/ack";
+import {
+  type AttachmentInfo,
+  CHAT_TEXT_MAX,
+  type VisitorPushes,
+  parseChatMessage,
+  parseReceipts,
+  visitorCall,
+} from "../../../signaling/client/visitor";
+import type { Translate } from "../i18n";
+import { ChatLog, type PendingMessage } from "./chat_log";
+import { ChatView } from "./chat_view";
+import { uuid } from "./dom";
+import type { VisitorHttp } from "./http";
+import { Outbox, type StorageLike } from "./outbox";
+import type { Socket } from "./connection";
+
+export const TYPING_EVERY_MS = 3000;
+export const TYPING_IDLE_MS = 4000;
+const AGENT_TYPING_TIMEOUT_MS = 15_000;
+
+export interface SessionDeps {
+  socket(): Socket | null;
+  storage: StorageLike | null;
+  http: VisitorHttp;
+  t: Translate;
+  /** The panel is open and the page visible: agent messages count as read. */
+  seen(): boolean;
+  onAgentMessage(): void;
+  end(): void;
+}
+
+export class ChatSession {
+  readonly log = new ChatLog();
+  readonly view: ChatView;
+  private readonly outbox: Outbox;
+  private readonly inflight = new Set<string>();
+  private syncing = false;
+  private syncAgain = false;
+  private typingSentAt = 0;
+  private typingIdle: ReturnType<typeof setTimeout> | undefined;
+  private agentTyping: ReturnType<typeof setTimeout> | undefined;
+  private deliveredSent = 0;
+  private readSent = 0;
+  private agentName = "";
+
+  constructor(readonly interaction: string, private readonly deps: SessionDeps) {
+    this.outbox = new Outbox(deps.storage, interaction);
+    this.view = new ChatView(deps.t, {
+      send: (text) => this.send(text),
+      attach: (file) => void this.attach(file),
+      typing: () => this.typing(),
+      end: () => deps.end(),
+      fetchAttachment: (id) => deps.http.attachment(id),
+    });
+    for (const pending of this.outbox.list()) this.log.addPending(pending, "");
+    this.render();
+  }
+
+  setAgent(name: string): void {
+    this.agentName = name;
+    this.view.setAgent(name);
+  }
+
+  /** Everything after the last seq seen, then the outbox again. Runs on every (re)connect. */
+  async sync(): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    const socket = this.deps.socket();
+    if (socket === null || !socket.connected) return;
+    this.syncing = true;
+    try {
+      const ack = await visitorCall(socket, "chat.sync", { interaction: this.interaction,
+                                                           after_seq: this.log.lastSeq });
+      if (ack.ok) {
+        for (const raw of Array.isArray(ack.messages) ? ack.messages : []) {
+          const message = parseChatMessage(raw);
+          if (message !== null) this.log.merge(message);
+        }
+        if (typeof ack.last_seq === "number") this.log.syncedTo(ack.last_seq);
+        this.log.setReceipts(parseReceipts(ack.receipts));
+        this.render();
+        this.acknowledge();
+      }
+    } finally {
+      this.syncing = false;
+    }
+    this.resend();
+    if (this.syncAgain) {
+      this.syncAgain = false;
+      await this.sync();
+    }
+  }
+
+  onMessage(push: VisitorPushes["chat.message"]): void {
+    if (!this.log.merge(push)) return;
+    if (push.from === "agent") {
+      this.setTypingLine(null);
+      if (push.name && !this.agentName) this.setAgent(push.name);
+      this.deps.onAgentMessage();
+    }
+    this.render();
+    this.acknowledge();
+    if (this.log.hasGap) void this.sync();
+  }
+
+  onTyping(push: VisitorPushes["chat.typing"]): void {
+    if (push.from === "visitor") return;
+    this.setTypingLine(push.typing ? this.agentName : null);
+  }
+
+  onReceipt(push: VisitorPushes["chat.receipt"]): void {
+    this.log.setReceipts(push);
+    this.render();
+  }
+
+  /** Sends `delivered` for new agent messages, and `read` when they are seen. */
+  acknowledge(): void {
+    const socket = this.deps.socket();
+    const last = this.log.lastAgentSeq();
+    if (socket === null || !socket.connected || last === 0) return;
+    if (last > this.deliveredSent) {
+      this.deliveredSent = last;
+      void visitorCall(socket, "chat.receipt", { interaction: this.interaction, seq: last, kind: "delivered" });
+    }
+    if (last > this.readSent && this.deps.seen()) {
+      this.readSent = last;
+      void visitorCall(socket, "chat.receipt", { interaction: this.interaction, seq: last, kind: "read" });
+    }
+  }
+
+  send(text: string, attachment?: AttachmentInfo): void {
+    const pending: PendingMessage = { client_id: uuid(), text: text.slice(0, CHAT_TEXT_MAX), at: Date.now() };
+    if (attachment !== undefined) pending.attachment = attachment;
+    this.outbox.add(pending);
+    this.log.addPending(pending, "");
+    this.render();
+    this.stopTyping();
+    void this.emit(pending);
+  }
+
+  dispose(): void {
+    this.stopTyping();
+    clearTimeout(this.agentTyping);
+    this.view.dispose();
+  }
+
+  private async attach(file: File): Promise<void> {
+    this.view.showNotice(this.deps.t("uploading", { name: file.name }));
+    const ack = await this.deps.http.upload(this.interaction, file);
+    if (!ack.ok) {
+      this.view.showNotice(ack.code === "too_large" ? this.deps.t("too_large")
+        : ack.code === "unsupported_type" ? this.deps.t("unsupported_type") : this.deps.t("upload_failed"));
+      return;
+    }
+    this.view.showNotice("");
+    this.send("", ack.attachment);
+  }
+
+  private resend(): void {
+    for (const pending of this.outbox.list()) void this.emit(pending);
+  }
+
+  private async emit(pending: PendingMessage): Promise<void> {
+    const socket = this.deps.socket();
+    if (socket === null || !socket.connected || this.inflight.has(pending.client_id)) return;
+    this.inflight.add(pending.client_id);
+    const payload: { interaction: string; client_id: string; text?: string; attachment?: string } = {
+      interaction: this.interaction, client_id: pending.client_id };
+    if (pending.text) payload.text = pending.text;
+    if (pending.attachment !== undefined) payload.attachment = pending.attachment.id;
+    const ack = await visitorCall(socket, "chat.send", payload);
+    this.inflight.delete(pending.client_id);
+    if (ack.ok) {
+      this.outbox.remove(pending.client_id);
+      this.log.acked(pending.client_id, ack.seq, typeof ack.at === "number" ? ack.at : Date.now());
+      this.render();
+      if (this.log.hasGap) void this.sync();
+      return;
+    }
+    if (ack.code === CLIENT_CODES.timeout || ack.code === CLIENT_CODES.disconnected) return; // next connect
+    if (ack.code === "rate_limited") {
+      setTimeout(() => void this.emit(pending), Math.max(1, ack.retry_after ?? 2) * 1000);
+      return;
+    }
+    this.outbox.remove(pending.client_id); // refused for good: say so, never retry
+    this.log.failed(pending.client_id);
+    this.view.showNotice(this.deps.t("failed"));
+    this.render();
+  }
+
+  private typing(): void {
+    const socket = this.deps.socket();
+    if (socket === null || !socket.connected) return;
+    const now = Date.now();
+    if (now - this.typingSentAt >= TYPING_EVERY_MS) {
+      this.typingSentAt = now;
+      void visitorCall(socket, "chat.typing", { interaction: this.interaction, typing: true });
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  private stopTyping(): void {
+    clearTimeout(this.typingIdle);
+    if (this.typingSentAt === 0) return;
+    this.typingSentAt = 0;
+    const socket = this.deps.socket();
+    if (socket?.connected) void visitorCall(socket, "chat.typing", { interaction: this.interaction, typing: false });
+  }
+
+  private setTypingLine(name: string | null): void {
+    clearTimeout(this.agentTyping);
+    this.view.setTyping(name);
+    if (name !== null) this.agentTyping = setTimeout(() => this.view.setTyping(null), AGENT_TYPING_TIMEOUT_MS);
+  }
+
+  private render(): void {
+    this.view.render(this.log.entries(), (entry) => this.log.delivery(entry));
+  }
+}

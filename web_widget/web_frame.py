@@ -1,0 +1,45 @@
+"""The widget iframe page: served only for, and framed only by, a site's allowed origins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from engage.errors import InvalidPayload, OriginNotAllowed
+from engage.services import Services
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=True, auto_reload=False)
+LANGS = ("en", "zh")
+TITLES = {"en": "Chat with us", "zh": "在线咨询"}
+
+
+def frame_csp(parent_origin: str) -> str:
+    # frame-ancestors is the browser-enforced half of the allow-list: the page may only be
+    # framed by the one origin it was asked for, which the server checked.
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; "
+            "img-src 'self' blob: data:; connect-src 'self' ws: wss:; media-src 'self' blob:; "
+            f"frame-ancestors {parent_origin}; base-uri 'none'; form-action 'none'; "
+            "object-src 'none'")
+
+
+def add_frame_routes(table: web.RouteTableDef, services: Services) -> None:
+    @table.get("/widget/frame")
+    async def frame(request: web.Request) -> web.StreamResponse:
+        site_key = request.query.get("site", "")
+        parent = request.query.get("origin", "")
+        lang = request.query.get("lang", "en")
+        if not site_key:
+            raise InvalidPayload("site is required")
+        site = await services.sites.require(site_key)
+        if not site.allows(parent):
+            raise OriginNotAllowed("this origin is not allowed for the site")
+        body = TEMPLATES.get_template("frame.html").render(
+            site_key=site.site_key, parent_origin=parent, site_name=site.name,
+            lang=lang if lang in LANGS else "en", title=TITLES.get(lang, TITLES["en"]))
+        return web.Response(text=body, content_type="text/html", headers={
+            "Content-Security-Policy": frame_csp(parent), "Cache-Control": "no-store",
+            "Referrer-Policy": "strict-origin-when-cross-origin"})
