@@ -258,8 +258,8 @@ CHAT_BYTES = 4 * CHAT_TEXT_MAX + 1024  # worst case UTF-8 plus the envelope
 CHAT_EVENTS: dict[str, EventSpec] = {
     "chat.send": EventSpec("chat.send", ChatSend, max_bytes=CHAT_BYTES),
     "chat.sync": EventSpec("chat.sync", ChatSync),
-    "chat.typing": EventSpec("chat.typing", ChatTyping, cost=0.5),
-    "chat.receipt": EventSpec("chat.receipt", ChatReceipt, cost=0.5),
+    "chat.typing": EventSpec("chat.typing", ChatTyping),
+    "chat.receipt": EventSpec("chat.receipt", ChatReceipt),
 }
 
 EVENTS: dict[str, dict[str, EventSpec]] = {

@@ -77,15 +77,17 @@ async def cancel_until_done(names: set[str]) -> None:
 
 async def lifecycle(floor: Floor, agent: Peer, visitor: Peer) -> str:
     """Offer -> accept -> complete -> wrap-up -> closed, checking what each side is told."""
-    context = {"page": "/pricing", "cart": ["sofa"]}
+    context = {"page": "/pricing", "name": "Li Wei"}
     created = await floor.ask(visitor, "sales", "chat", context)
     ix = created["interaction"]
     assert created["state"] == "offered" and created["queue"] == "sales"
     offer = await agent.expect("offer", interaction=ix)
     assert offer["queue"] == "sales" and offer["channel"] == "chat"
     assert offer["ring_all"] is False and isinstance(offer["deadline_ms"], int)
-    assert offer["context"] == {**context, "visitor": floor.visitor_ids[visitor.name],
-                                "site": SITE_KEY}
+    # What the visitor said goes under "client"; the server adds what it knows itself.
+    assert offer["context"]["client"] == context and offer["context"]["origin"] == "widget"
+    assert offer["context"]["visitor"] == floor.visitor_ids[visitor.name]
+    assert offer["context"]["site"] == SITE_KEY
 
     accepted = await agent.accept(ix)
     assert accepted["interaction"] == ix and accepted["context"] == offer["context"]
@@ -284,13 +286,13 @@ async def test_max_wait_ends_with_a_callback(floor: Floor) -> None:
 async def test_max_wait_overflows_to_another_queue(floor: Floor) -> None:
     bob = await floor.agent("bob")  # serves support, not front
     visitor = await floor.visitor()
-    created = await floor.ask(visitor, "front", "chat", {"topic": "leak"})
+    created = await floor.ask(visitor, "front", "chat", {"reason": "leak"})
     ix = created["interaction"]
     assert created["state"] == "queued"
     moved = await visitor.expect("queue_status", interaction=ix, reason="overflow")
     assert moved["state"] == "queued" and moved["queue"] == "support"
     offer = await bob.take(ix)
-    assert offer["queue"] == "support" and offer["context"]["topic"] == "leak"
+    assert offer["queue"] == "support" and offer["context"]["client"]["reason"] == "leak"
     await visitor.expect("connected", interaction=ix, agent="bob")
     assert not visitor.inbox.seen("timed_out")
 
@@ -308,12 +310,12 @@ async def connected_chat(floor: Floor, agent: Peer, visitor: Peer,
 async def test_cold_transfer_to_a_queue(floor: Floor) -> None:
     alice = await floor.agent("alice")
     visitor = await floor.visitor()
-    ix = await connected_chat(floor, alice, visitor, {"order": "A-17"})
+    ix = await connected_chat(floor, alice, visitor, {"reason": "order A-17"})
     carol = await floor.agent("carol")  # support only
     await alice.ok("acd.transfer", {"interaction": ix, "to_queue": "support"})
     await alice.expect("transferred", interaction=ix, to_queue="support")
     offer = await carol.take(ix)
-    assert offer["queue"] == "support" and offer["context"]["order"] == "A-17"
+    assert offer["queue"] == "support" and offer["context"]["client"]["reason"] == "order A-17"
     await visitor.expect("connected", interaction=ix, agent="carol")
     assert await alice.interactions() == [] and await carol.interactions() == [ix]
     assert (await floor.store.agent("alice"))["load:chat"] == "0"
@@ -322,13 +324,13 @@ async def test_cold_transfer_to_a_queue(floor: Floor) -> None:
 async def test_cold_transfer_to_an_agent(floor: Floor) -> None:
     alice = await floor.agent("alice")
     visitor = await floor.visitor()
-    ix = await connected_chat(floor, alice, visitor, {"order": "B-2"})
+    ix = await connected_chat(floor, alice, visitor, {"reason": "order B-2"})
     bob = await floor.agent("bob")
     await alice.refused("acd.transfer", {"interaction": ix, "to_agent": "alice"}, "same_agent")
     await alice.ok("acd.transfer", {"interaction": ix, "to_agent": "bob"})
     await alice.expect("transferred", interaction=ix, to_agent="bob")
     offer = await bob.take(ix)
-    assert offer["context"]["order"] == "B-2"
+    assert offer["context"]["client"]["reason"] == "order B-2"
     await visitor.expect("connected", interaction=ix, agent="bob")
     assert await alice.interactions() == [] and await bob.interactions() == [ix]
 
@@ -336,7 +338,7 @@ async def test_cold_transfer_to_an_agent(floor: Floor) -> None:
 async def test_warm_transfer_keeps_the_interaction_and_its_context(floor: Floor) -> None:
     alice = await floor.agent("alice")
     visitor = await floor.visitor()
-    ix = await connected_chat(floor, alice, visitor, {"order": "C-9"})
+    ix = await connected_chat(floor, alice, visitor, {"reason": "order C-9"})
     bob = await floor.agent("bob")
     warm = {"interaction": ix, "to_agent": "bob", "mode": "warm"}
 
@@ -350,7 +352,7 @@ async def test_warm_transfer_keeps_the_interaction_and_its_context(floor: Floor)
 
     await alice.ok("acd.transfer", warm)
     consult = await bob.expect("consult_offer", interaction=ix, from_agent="alice")
-    assert consult["context"]["order"] == "C-9" and consult["channel"] == "chat"
+    assert consult["context"]["client"]["reason"] == "order C-9" and consult["channel"] == "chat"
     await alice.refused("acd.transfer", warm, "consult_in_progress")
     # Completing before the consulted agent answered is refused, and changes nothing.
     await alice.refused("acd.consult_complete", {"interaction": ix}, "consult_not_accepted")
@@ -362,8 +364,8 @@ async def test_warm_transfer_keeps_the_interaction_and_its_context(floor: Floor)
     await visitor.expect("connected", interaction=ix, agent="bob")
 
     view = await bob.ok("acd.status")
-    assert [(i["interaction"], i["state"], i["context"]["order"])
-            for i in view["interactions"]] == [(ix, "connected", "C-9")]
+    assert [(i["interaction"], i["state"], i["context"]["client"]["reason"])
+            for i in view["interactions"]] == [(ix, "connected", "order C-9")]
     assert await alice.interactions() == []
     assert (await floor.store.agent("bob"))["load:chat"] == "1"
     assert (await floor.store.agent("alice"))["load:chat"] == "0"

@@ -344,3 +344,63 @@ async def test_visitor_socket_refused_from_a_foreign_origin(floor: WidgetFloor) 
                              headers={"Origin": "http://evil.example.test"},
                              transports=["websocket"], wait_timeout=WAIT)
     await client.disconnect()
+
+
+# -- proactive invites -------------------------------------------------------------------------
+RULE = {"site_key": SITE_KEY, "name": "Villa browsers", "enabled": True, "queue": "help",
+        "text": {"en": "Questions about villas? Chat with us.", "zh": "对别墅有疑问?和我们聊聊。"},
+        "url_glob": "http://shop.example.test/villas*", "max_per_day": 2}
+
+
+async def test_invite_fires_on_a_matching_page_and_respects_its_daily_cap(
+        floor: WidgetFloor) -> None:
+    rule = await floor.services.invites.create(RULE, by="marketer")
+    await floor.agent("alice")
+    visitor = await floor.widget()
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/about")]})
+    assert visitor.inbox.seen("invite") == []  # the URL does not match
+
+    for n in range(3):
+        await visitor.ok("visit.events", {"events": [page(f"http://shop.example.test/villas/{n}")]})
+        if n < 2:
+            invite = await visitor.expect("invite", rule=rule["rule_id"])
+            assert invite["text"]["en"] == RULE["text"]["en"]
+            await visitor.ok("invite.respond", {"invite": invite["invite"], "action": "dismiss"})
+    assert len(visitor.inbox.seen("invite")) == 2  # the third page view is over the cap
+    stats = {s["rule_id"]: s for s in await floor.services.invites.stats(SITE_KEY)}
+    assert stats[rule["rule_id"]]["shown"] == 2 and stats[rule["rule_id"]]["accepted"] == 0
+
+
+async def test_no_invite_without_an_available_agent_or_after_opt_out(floor: WidgetFloor) -> None:
+    await floor.services.invites.create(RULE, by="marketer")
+    visitor = await floor.widget()
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/villas/1")]})
+    assert visitor.inbox.seen("invite") == []  # nobody in the queue could answer
+
+    await floor.agent("alice")
+    await visitor.ok("visitor.opt_out", {"opted_out": True})
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/villas/2")]})
+    assert visitor.inbox.seen("invite") == []
+    again = await floor.widget("again", token=visitor.token)  # type: ignore[attr-defined]
+    assert again.hello["opted_out"] is True  # type: ignore[attr-defined]
+
+
+async def test_accepted_invite_queues_the_visitor_with_the_rule_as_context(
+        floor: WidgetFloor) -> None:
+    rule = await floor.services.invites.create(RULE, by="marketer")
+    agent = await floor.agent("alice")
+    visitor = await floor.widget()
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/villas/7")]})
+    invite = await visitor.expect("invite")
+    created = await visitor.ok("invite.respond", {"invite": invite["invite"], "action": "accept"})
+    offer = await agent.expect("offer", interaction=created["interaction"])
+    assert offer["context"]["origin"] == "invite"
+    assert offer["context"]["invite"]["rule"] == rule["rule_id"]
+    assert offer["context"]["page"]["url"] == "http://shop.example.test/villas/7"
+    await visitor.refused("invite.respond", {"invite": invite["invite"], "action": "accept"},
+                          "conflict")
+    await agent.accept(created["interaction"])
+    await visitor.ok("visit.events", {"events": [{"type": "conversion", "at": at(),
+                                                  "url": "http://shop.example.test/thanks"}]})
+    stats = {s["rule_id"]: s for s in await floor.services.invites.stats(SITE_KEY)}
+    assert stats[rule["rule_id"]]["accepted"] == 1 and stats[rule["rule_id"]]["converted"] == 1
