@@ -115,9 +115,10 @@ class VisitService:
                  "seq": "0", "page_url": landing, "page_since": str(now_ms()),
                  "struggle": ""}
         key = keys.visitor_state(who.visitor_id)
+        fields: dict[Any, Any] = state  # redis-py's mapping type is invariant
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
-            pipe.hset(key, mapping=state)
+            pipe.hset(key, mapping=fields)
             pipe.expire(key, VISIT_IDLE_SECONDS)
             await pipe.execute()
         return state
@@ -195,7 +196,8 @@ class VisitService:
             result.offer = await self._help_offer(who, settings, state, struggle, now)
         if result.offer is None and any(e["type"] in NAVIGATION for e in out):
             result.invite = await self._invite(who, state, score, now)
-        updates = {k: v for k, v in state.items() if k not in ("seq", "watched_until")}
+        updates: dict[Any, Any] = {k: v for k, v in state.items()
+                                   if k not in ("seq", "watched_until")}
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, mapping=updates)
             pipe.expire(key, VISIT_IDLE_SECONDS)

@@ -111,7 +111,7 @@ def register_chat(server: EngageSocketServer, services: Services, visits: VisitS
         message, duplicate = await chat.send(
             payload.interaction, sender="agent", name=await display_name(state.username),
             client_id=payload.client_id, text=payload.text, attachment=attachment,
-            meta={"agent": state.username})
+            username=state.username)
         await deliver(h, message)
         return {"seq": message["seq"], "at": message["at"], "duplicate": duplicate}
 

@@ -20,7 +20,8 @@ ROLES: list[Role | None] = [None, *Role]
 def concrete(path: str) -> str:
     return (path.replace("{username}", "nobody").replace("{site_key}", "site_matrix")
             .replace("{queue_id}", "matrix").replace("{ix}", "ix0000000000")
-            .replace("{customer_id}", "C0000001").replace("{campaign_id}", "cmp_matrix"))
+            .replace("{customer_id}", "C0000001").replace("{campaign_id}", "cmp_matrix")
+            .replace("{att_id}", "att_matrix0001").replace("{rule_id}", "rule_matrix0001"))
 
 
 async def request_as(node: LiveNode, role: Role | None, rule: RouteRule) -> aiohttp.ClientResponse:

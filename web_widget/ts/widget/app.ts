@@ -142,7 +142,7 @@ export class WidgetApp {
       const socket = this.socket;
       if (socket === null) return;
       const status = await visitorCall(socket, "contact.status", { interaction: active.interaction });
-      if (status.ok) this.queueStatus(status);
+      if (status.ok && this.phase === "queued" && this.interaction === active.interaction) this.queueStatus(status);
     } else if (active.state === "connected") {
       this.showChat(active.interaction, "");
       if (this.readFlag()) this.shell.open(false);
@@ -208,6 +208,9 @@ export class WidgetApp {
       return this.errorText(ack);
     }
     if (typeof ack.interaction !== "string") return this.t("error_generic");
+    if (ack.interaction === this.interaction && (this.phase === "chat" || this.phase === "ended")) {
+      return null; // a push (connected, ended) overtook this answer: it is the newer news
+    }
     if (ack.state === "connected") {
       this.showChat(ack.interaction, "");
     } else {
