@@ -189,8 +189,11 @@ def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier)
     @server.handle(VISITOR_NS, "contact.cancel")
     async def contact_cancel(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, InteractionRef)
-        await visitor_owns(acd, state, payload.interaction)
-        await acd.abandon(payload.interaction, "customer_cancelled")
+        h = await visitor_owns(acd, state, payload.interaction)
+        if h.get("state") == "connected":  # the visitor ends the conversation
+            await acd.complete(payload.interaction, h.get("agent", ""), "visitor")
+        else:
+            await acd.abandon(payload.interaction, "customer_cancelled")
         return {}
 
 

@@ -226,6 +226,12 @@ describe("describeTarget", () => {
     assert.equal(m.describeTarget(button), "button[name=acct]");
   });
 
+  it("gives no text for page-sized containers", () => {
+    assert.equal(m.describeTarget(el("html", {}, el("head", {}, el("title", {}, text("T"))), el("body", {}, text("All")))),
+                 "html");
+    assert.equal(m.describeTarget(el("body", { id: "b" }, text("Everything"))), "body#b");
+  });
+
   it("falls back to aria-label for icon buttons", () => {
     assert.equal(m.describeTarget(el("button", { "aria-label": "Close" })), 'button "Close"');
   });

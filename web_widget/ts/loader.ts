@@ -41,6 +41,44 @@ function pageInfo(): PageInfo {
   return { url: location.href, title: document.title.slice(0, 300), referrer: document.referrer };
 }
 
+/**
+ * What the app asked the loader to keep because its frame may not use storage (third-party
+ * storage blocked): a few `engage.*` keys in one host-page entry, capped.
+ */
+class FrameState {
+  private values: Record<string, string> = {};
+  private readonly key: string;
+
+  constructor(siteKey: string) {
+    this.key = `engage.widget.${siteKey}`;
+    try {
+      const raw = localStorage.getItem(this.key);
+      const parsed: unknown = raw ? JSON.parse(raw) : null;
+      if (typeof parsed === "object" && parsed !== null) this.values = parsed as Record<string, string>;
+    } catch {
+      // storage blocked or corrupt: start empty
+    }
+  }
+
+  get all(): Record<string, string> {
+    return this.values;
+  }
+
+  set(key: string, value: string | null): void {
+    if (!key.startsWith("engage.")) return;
+    if (value === null) delete this.values[key];
+    else this.values[key] = value;
+    try {
+      const text = JSON.stringify(this.values);
+      if (text.length <= MAX_STATE_CHARS) localStorage.setItem(this.key, text);
+    } catch {
+      // quota or blocked: kept for this page only
+    }
+  }
+}
+
+const MAX_STATE_CHARS = 256 * 1024;
+
 function whenIdle(fn: () => void): void {
   const run = guard(fn);
   const start = (): void => {
@@ -68,6 +106,7 @@ function start(): void {
   const customerHash = script.dataset["customerHash"];
 
   let frame: WidgetFrame | null = null;
+  const state = new FrameState(siteKey);
   let ready = false;
   let openWanted = false;
   const batch = new EventBatch({
@@ -93,7 +132,8 @@ function start(): void {
   whenIdle(() => {
     frame = new WidgetFrame(server, siteKey, lang, {
       ready: () => {
-        const hello: Record<string, unknown> & { type: string } = { type: "hello", page: pageInfo() };
+        const hello: Record<string, unknown> & { type: string } = { type: "hello", page: pageInfo(),
+                                                                    state: state.all };
         if (customerId && customerHash) hello["identity"] = { customer_id: customerId, customer_hash: customerHash };
         frame?.post(hello);
         if (!ready) {
@@ -105,6 +145,7 @@ function start(): void {
           frame?.post({ type: "open" });
         }
       },
+      store: (key, value) => state.set(key, value),
       config: (sensorConfig, visitorId) => {
         sensors.configure(sensorConfig);
         if (visitorId !== null) api.visitorId = visitorId;

@@ -12,6 +12,7 @@ export type LayoutState = "launcher" | "open" | "hidden";
 export interface FrameHandlers {
   ready(): void;
   config(sensors: unknown, visitorId: string | null): void;
+  store(key: string, value: string | null): void;
 }
 
 const FULL_SCREEN_BELOW_PX = 480;
@@ -76,6 +77,14 @@ export class WidgetFrame {
         guard(this.handlers.config)(data["sensors"],
                                     typeof data["visitor_id"] === "string" ? data["visitor_id"] : null);
         break;
+      case "store": {
+        const key = data["key"];
+        const value = data["value"];
+        if (typeof key === "string" && (typeof value === "string" || value === null)) {
+          guard(this.handlers.store)(key, value);
+        }
+        break;
+      }
       case "layout": {
         const state = data["state"];
         if (state !== "launcher" && state !== "open" && state !== "hidden") return;

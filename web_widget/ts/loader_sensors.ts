@@ -215,7 +215,10 @@ export function startSensors(emit: (event: TrailEvent) => void, flush: () => voi
     if (dead.watching) dead.moved(now());
   };
   listen(document, "scroll", moved);
-  listen(document, "selectionchange", moved);
+  // A click collapses the selection (and fires this): only a real text selection counts.
+  listen(document, "selectionchange", () => {
+    if (dead.watching && document.getSelection()?.isCollapsed === false) moved();
+  });
 
   // -- forms ------------------------------------------------------------------------------------
   let lastFocus = "";

@@ -32,7 +32,9 @@ export const TARGET_TEXT_MAX = 60;
 /** Elements whose content is data the visitor typed or chose: described by tag and name only. */
 const FIELD_TAGS = new Set(["INPUT", "TEXTAREA", "SELECT", "OPTION"]);
 const SKIP_TEXT_TAGS = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "TEXTAREA", "SELECT",
-                                "INPUT", "OPTION", "SVG", "IFRAME"]);
+                                "INPUT", "OPTION", "SVG", "IFRAME", "HEAD", "TITLE"]);
+/** Page-sized containers: their text says nothing about what was clicked. */
+const NO_TEXT_TAGS = new Set(["HTML", "BODY", "MAIN", "FORM"]);
 const MAX_NODES = 200;
 
 function isMaskedNode(el: ElementLike): boolean {
@@ -83,6 +85,7 @@ export function describeTarget(el: ElementLike): string {
     return (`${tag}${type ? `[type=${type}]` : ""}${name ? `[name=${name}]` : ""}`).slice(0, 120);
   }
   const id = el.id ? `#${el.id}` : "";
+  if (NO_TEXT_TAGS.has(el.tagName.toUpperCase())) return `${tag}${id.slice(0, 40)}`;
   const text = shortText(el, TARGET_TEXT_MAX)
     || (el.getAttribute("aria-label") ?? el.getAttribute("title") ?? "").trim().slice(0, TARGET_TEXT_MAX);
   return `${tag}${id.slice(0, 40)}${text ? ` "${text}"` : ""}`.slice(0, 120);

@@ -30,6 +30,7 @@ import { browserStorage, saveBlob } from "./dom";
 import { VisitorHttp } from "./http";
 import { WidgetShell } from "./panel";
 import { type Identity, ParentChannel } from "./parent";
+import { MirroredStorage } from "./storage";
 import { VisitorTokens } from "./token";
 import { TrailForwarder } from "./trail";
 import { type QueueView, endedView, queueView, startView, unavailableView } from "./views";
@@ -54,8 +55,9 @@ export class WidgetApp {
   private readonly http: VisitorHttp;
   private readonly trail = new TrailForwarder();
   private readonly shell: WidgetShell;
-  private readonly session_store = browserStorage("session");
-  private readonly local = browserStorage("local");
+  private readonly mirror = new MirroredStorage((key, value) => this.parent.post("store", { key, value }));
+  private readonly session_store = browserStorage("session") ?? this.mirror;
+  private readonly local = browserStorage("local") ?? this.mirror;
   private socket: Socket | null = null;
   private page: PageInfo;
   private identityKey = "";
@@ -66,6 +68,8 @@ export class WidgetApp {
   private chat: ChatSession | null = null;
   private queueUi: QueueView | null = null;
   private helpClickAt = 0;
+  private requesting = 0; // contact requests (or invite accepts) waiting for their answer
+  private early: (() => void)[] = []; // pushes that came before that answer
 
   constructor(private readonly ctx: FrameContext) {
     this.t = translator(ctx.lang);
@@ -73,7 +77,11 @@ export class WidgetApp {
     this.tokens = new VisitorTokens(ctx.siteKey, this.local);
     this.http = new VisitorHttp(this.tokens);
     this.parent = new ParentChannel(ctx.parentOrigin, {
-      hello: (page, identity) => this.hello(page, identity),
+      hello: (page, identity, state) => {
+        this.mirror.seed(state);
+        this.tokens.reload();
+        this.hello(page, identity);
+      },
       events: (events) => this.trail.add(events),
       open: () => this.shell.open(true),
     });
@@ -153,38 +161,32 @@ export class WidgetApp {
   }
 
   private listen(socket: Socket): void {
-    const mine = (p: { interaction: string }): boolean => p.interaction === this.interaction;
-    onVisitorPush(socket, "queue_status", (p) => {
-      if (mine(p)) this.queueStatus(p);
-    });
-    onVisitorPush(socket, "connected", (p) => {
-      if (mine(p)) this.showChat(p.interaction, p.name || p.agent);
-    });
-    onVisitorPush(socket, "ended", (p) => {
-      if (mine(p)) this.showEnded();
-    });
-    onVisitorPush(socket, "agent_lost", (p) => {
-      if (mine(p)) this.chat?.view.showNotice(this.t("queue_agent_lost"));
-    });
-    onVisitorPush(socket, "timed_out", (p) => {
-      if (mine(p)) this.showUnavailable("timeout");
-    });
-    onVisitorPush(socket, "transferred", (p) => {
-      if (!mine(p)) return;
+    // A push may overtake the answer that names its interaction: it waits for the answer.
+    const on = <E extends keyof VisitorPushes>(name: E, handler: (p: VisitorPushes[E]) => void): void => {
+      onVisitorPush(socket, name, (p) => {
+        const ix = (p as { interaction?: string }).interaction;
+        if (ix === undefined || ix === this.interaction) handler(p);
+        else if (this.requesting > 0 && this.early.length < 50) {
+          this.early.push(() => {
+            if (ix === this.interaction) handler(p);
+          });
+        }
+      });
+    };
+    on("queue_status", (p) => this.queueStatus(p));
+    on("connected", (p) => this.showChat(p.interaction, p.name));
+    on("ended", () => this.showEnded());
+    on("agent_lost", () => this.chat?.view.showNotice(this.t("queue_agent_lost")));
+    on("timed_out", () => this.showUnavailable("timeout"));
+    on("transferred", (p) => {
       this.showQueue(p.interaction);
       this.queueUi?.update(undefined, undefined, this.t("queue_transferred"));
     });
-    onVisitorPush(socket, "chat.message", (p) => {
-      if (mine(p)) this.chat?.onMessage(p);
-    });
-    onVisitorPush(socket, "chat.typing", (p) => {
-      if (mine(p)) this.chat?.onTyping(p);
-    });
-    onVisitorPush(socket, "chat.receipt", (p) => {
-      if (mine(p)) this.chat?.onReceipt(p);
-    });
-    onVisitorPush(socket, "help.offer", (p) => this.offer(p));
-    onVisitorPush(socket, "invite", (p) => this.invite(p));
+    on("chat.message", (p) => this.chat?.onMessage(p));
+    on("chat.typing", (p) => this.chat?.onTyping(p));
+    on("chat.receipt", (p) => this.chat?.onReceipt(p));
+    on("help.offer", (p) => this.offer(p));
+    on("invite", (p) => this.invite(p));
   }
 
   // -- contact flow ------------------------------------------------------------------------
@@ -195,7 +197,22 @@ export class WidgetApp {
                                              context: { page: this.page.url, lang: this.ctx.lang, ...context } };
     const target = queue || this.queue;
     if (target) payload.queue = target;
-    return this.contactAnswer(await visitorCall(socket, "contact.request", payload));
+    return this.answered(this.call("contact.request", payload));
+  }
+
+  /** Waits for a contact answer while holding back the pushes it may be overtaken by. */
+  private async answered(pending: Promise<Ack<Partial<ContactStatus>>>): Promise<string | null> {
+    this.requesting += 1;
+    let ack: Ack<Partial<ContactStatus>>;
+    try {
+      ack = await pending;
+    } finally {
+      this.requesting -= 1;
+    }
+    const outcome = this.contactAnswer(ack);
+    const early = this.early.splice(0);
+    for (const replay of early) replay();
+    return outcome;
   }
 
   /** The answer to `contact.request` or an accepted invite: queue, chat, or the unavailable view. */
@@ -364,8 +381,7 @@ export class WidgetApp {
       text: text || this.t("invite_text"),
       accept: () => {
         this.shell.open(true);
-        void respond("accept").then((ack) => {
-          const error = this.contactAnswer(ack);
+        void this.answered(respond("accept")).then((error) => {
           if (error !== null) this.showStart(error);
         });
       },

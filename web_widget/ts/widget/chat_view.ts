@@ -8,6 +8,7 @@ import type { AttachmentInfo } from "../../../signaling/client/visitor";
 import type { Translate } from "../i18n";
 import type { ChatEntry, Delivery } from "./chat_log";
 import { formatClock, h, saveBlob, uid } from "./dom";
+import { attachmentPath } from "./http";
 
 export interface ChatViewHandlers {
   send(text: string): void;
@@ -151,7 +152,7 @@ export class ChatView {
       });
       return img;
     }
-    const link = h("a", { class: "engage-file-link", href: `/api/attachments/${encodeURIComponent(info.id)}`,
+    const link = h("a", { class: "engage-file-link", href: attachmentPath(info.id),
                           download: info.name }, this.t("download", { name: info.name }));
     link.addEventListener("click", (event) => {
       event.preventDefault(); // the download needs the bearer token, a plain link has none

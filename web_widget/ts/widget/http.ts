@@ -4,6 +4,11 @@ import { type Ack, CLIENT_CODES, errorAck, normalizeAck } from "../../../signali
 import { type AttachmentInfo, parseAttachment } from "../../../signaling/client/visitor";
 import type { VisitorTokens } from "./token";
 
+/** Where the visitor (bearer token) downloads an attachment of their conversation. */
+export function attachmentPath(id: string): string {
+  return `/api/visitor/attachments/${encodeURIComponent(id)}`;
+}
+
 const STATUS_CODES: Readonly<Record<number, string>> = { 413: "too_large", 415: "unsupported_type" };
 
 export class VisitorHttp {
@@ -31,7 +36,7 @@ export class VisitorHttp {
 
   /** The file of an attachment (images are shown from a blob URL), or null. */
   async attachment(id: string): Promise<Blob | null> {
-    return this.blob(`/api/attachments/${encodeURIComponent(id)}`, { method: "GET" });
+    return this.blob(attachmentPath(id), { method: "GET" });
   }
 
   async transcript(interaction: string): Promise<Blob | null> {

@@ -11,7 +11,7 @@ export interface Identity {
 }
 
 export interface ParentHandlers {
-  hello(page: PageInfo, identity: Identity | null): void;
+  hello(page: PageInfo, identity: Identity | null, state: Record<string, unknown>): void;
   events(events: unknown[]): void;
   open(): void;
 }
@@ -78,7 +78,8 @@ export class ParentChannel {
           ? { customer_id: str(id["customer_id"]).slice(0, 200), customer_hash: str(id["customer_hash"]).slice(0, 200) }
           : null;
         this.handlers.hello({ url: str(page["url"]).slice(0, 2048), title: str(page["title"]).slice(0, 300),
-                              referrer: str(page["referrer"]).slice(0, 2048) }, identity);
+                              referrer: str(page["referrer"]).slice(0, 2048) }, identity,
+                            isRecord(data["state"]) ? data["state"] : {});
         break;
       }
       case "events":

@@ -26,11 +26,17 @@ export class VisitorTokens {
   private cached: StoredToken | null;
   private identity: Identity | null = null;
   private inflight: Promise<string | null> | null = null;
+  private refused = false; // the server refused the cached token
 
   constructor(private readonly siteKey: string, private readonly storage: StorageLike | null,
               private readonly fetchFn: FetchLike = (input, init) => fetch(input, init),
               private readonly now: () => number = Date.now) {
     this.cached = this.read();
+  }
+
+  /** Reads the cache again (its storage got filled after construction). */
+  reload(): void {
+    this.cached ??= this.read();
   }
 
   get visitorId(): string | null {
@@ -45,7 +51,7 @@ export class VisitorTokens {
   current(): Promise<string | null> {
     const c = this.cached;
     const customer = this.identity?.customer_id ?? "";
-    if (c !== null && c.customerId === customer && this.now() - c.issuedAt < REFRESH_AFTER_MS) {
+    if (c !== null && !this.refused && c.customerId === customer && this.now() - c.issuedAt < REFRESH_AFTER_MS) {
       return Promise.resolve(c.token);
     }
     this.inflight ??= this.request().finally(() => {
@@ -56,7 +62,7 @@ export class VisitorTokens {
 
   /** The server refused the token: the next `current()` asks for a new one. */
   invalidate(): void {
-    if (this.cached !== null) this.cached = { ...this.cached, issuedAt: 0 };
+    this.refused = true;
   }
 
   private async request(): Promise<string | null> {
@@ -68,6 +74,7 @@ export class VisitorTokens {
     }
     const ack = await this.post(body);
     if (!ack.ok) return this.cached?.token ?? null; // offline: try the old one, the server decides
+    this.refused = false;
     this.cached = { token: ack.token, visitorId: ack.visitor_id, customerId: this.identity?.customer_id ?? "",
                     issuedAt: this.now() };
     try {
