@@ -93,10 +93,11 @@ class Shop:
         path = url.removeprefix(SITE_ORIGIN).split("?")[0]
         site = await self.node.services.sites.require(SITE_KEY)
         customer = "c000042" if "/account" in path else ""
+        lang = "zh" if "lang=zh" in url else "en"
         forged = "forged" in url
         html = render_demo_page(
             server=self.node.url, site_key=SITE_KEY, base=SITE_ORIGIN,
-            title=path.strip("/").title() or "Home", customer_id=customer,
+            title=path.strip("/").title() or "Home", customer_id=customer, lang=lang,
             customer_hash=("0" * 64 if forged else identity_hash(site.identity_secret, customer))
             if customer else "")
         await route.fulfill(status=200, content_type="text/html", body=html)
@@ -339,3 +340,17 @@ async def test_forged_identity_hash_gets_an_anonymous_visitor(shop: Shop) -> Non
     await honest.open_chat()
     offer = await agent.expect("offer")
     assert offer["customer"] == "c000042"
+
+
+async def test_keyboard_only_and_chinese_ui(shop: Shop) -> None:
+    visitor = await shop.visit("/?lang=zh")
+    launcher = visitor.widget.get_by_role("button", name="需要帮助？")
+    await expect(launcher).to_be_visible()
+    await launcher.focus()
+    await visitor.page.keyboard.press("Enter")
+    dialog = visitor.widget.get_by_role("dialog", name="在线咨询")
+    await expect(dialog).to_be_visible()
+    await visitor.page.keyboard.press("Escape")
+    await expect(dialog).to_be_hidden()
+    await expect(launcher).to_be_focused()
+    assert visitor.errors == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class Cluster:
     redis: aioredis.Redis
     supervisors: dict[str, aiohttp.ClientSession] = field(default_factory=dict)
     peers: list[Peer] = field(default_factory=list)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     async def agent(self, username: str) -> Peer:
         """``username``'s console on its node, signed in and available."""
@@ -115,6 +117,7 @@ async def cluster(redis_server: EmbeddedRedis, redis: aioredis.Redis, mongo_url:
             processes.append(start_node({**env, "ENGAGE_NODE_ID": node,
                                          "ENGAGE_DATA_DIR": str(tmp_path / node)}, port))
             cluster.urls[node] = f"http://127.0.0.1:{port}"
+            cluster.processes[node] = processes[-1]
         for node, process in zip(NODES, processes, strict=True):
             await wait_ready(cluster.urls[node], process)
             http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
@@ -253,3 +256,55 @@ async def test_positions_reach_visitors_on_the_other_node(cluster: Cluster) -> N
     assert response.status == 201
     update = await visitor.expect("queue_status", interaction=mine["interaction"], position=2)
     assert update["state"] == "queued" and update["estimated_wait_seconds"] >= 0
+
+
+async def test_chat_across_nodes_survives_the_visitors_node_dying(cluster: Cluster) -> None:
+    """Visitor on node B, agent on node A; node B is killed mid-conversation; the visitor
+    reconnects to node A and gets what was said meanwhile, nothing lost or doubled."""
+    ann = await cluster.agent("ann")
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(f"{cluster.urls['node-b']}/api/visitor/token",
+                                   json={"site_key": SITE_KEY}, headers={"Origin": SITE_ORIGIN})
+        token = (await response.json())["token"]
+
+    async def visitor_on(node: str) -> Peer:
+        peer = Peer(f"visitor@{node}", "/visitor")
+        cluster.peers.append(peer)
+        await peer.client.connect(cluster.urls[node], namespaces=["/visitor"],
+                                  auth={"token": token}, headers={"Origin": SITE_ORIGIN},
+                                  transports=["websocket"], wait_timeout=WAIT)
+        return peer
+
+    visitor = await visitor_on("node-b")
+    await visitor.ok("visit.hello", {"page": {"url": "http://shop.example.test/"}})
+    ix = (await visitor.ok("contact.request", {"queue": "idle"}))["interaction"]
+    await ann.expect("offer", interaction=ix)
+    await ann.accept(ix)
+    await visitor.expect("connected", interaction=ix)
+
+    said = str(uuid.uuid4())
+    await visitor.ok("chat.send", {"interaction": ix, "client_id": said, "text": "from B"})
+    assert (await ann.expect("chat.message", interaction=ix, seq=1))["text"] == "from B"
+    await ann.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                               "text": "hello from A"})
+    await visitor.expect("chat.message", interaction=ix, seq=2)
+
+    cluster.processes["node-b"].kill()
+    cluster.processes["node-b"].wait(timeout=30)
+    for n in range(2):
+        await ann.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                                   "text": f"while B was down {n}"})
+
+    back = await visitor_on("node-a")
+    hello = await back.ok("visit.hello", {"page": {"url": "http://shop.example.test/"}})
+    assert hello["active"]["interaction"] == ix and hello["active"]["last_seq"] == 4
+    gap = await back.ok("chat.sync", {"interaction": ix, "after_seq": 2})
+    assert [m["text"] for m in gap["messages"]] == ["while B was down 0", "while B was down 1"]
+    # A message whose ack was lost with node B is sent again: stored once.
+    again = await back.ok("chat.send", {"interaction": ix, "client_id": said, "text": "from B"})
+    assert again == {"ok": True, "seq": 1, "at": again["at"], "duplicate": True}
+    await ann.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                               "text": "welcome back"})
+    assert (await back.expect("chat.message", interaction=ix, seq=5))["text"] == "welcome back"
+    history = await ann.ok("chat.sync", {"interaction": ix, "after_seq": 0})
+    assert [m["seq"] for m in history["messages"]] == [1, 2, 3, 4, 5]
