@@ -8,8 +8,9 @@ burst 40: the load stays far below them) and ENGAGE_LOG_LEVEL=WARNING. Client pr
 (multiprocessing, uvloop, websocket transport) hold the visitors: each takes a visitor token
 from an allowed Origin, connects, sends ``visit.hello``, then acts like the widget's loader:
 bursts of trail events (page views with leave events, clicks, form steps, a few struggle
-signals, errors, heartbeats every 15 s) flushed once a second as one ``visit.events`` batch,
-the next only after the previous ack (as the widget's TrailForwarder does). Every tenth
+signals, errors, heartbeats every 15 s; ``--rate`` 0.3 events per visitor per second by
+default: a burst of ~2 events every ~8 s) flushed once a second as one ``visit.events``
+batch, the next only after the previous ack (as the widget's TrailForwarder does). Every tenth
 visitor asks for a chat (``contact.request``); one more process holds the agents, who accept
 offers and answer every visitor message at once. During the ingest phase each chatting
 visitor sends a message every 2 s; chat RTT = visitor ``chat.send`` -> agent gets
@@ -18,14 +19,17 @@ visitor sends a message every 2 s; chat RTT = visitor ``chat.send`` -> agent get
 Ingestion: events acknowledged (sum of the acks' ``accepted``) per CPU second of the engage
 process only (utime + stime from /proc/<pid>/stat; Redis and nx-27017 are separate processes,
 their CPU shares are printed as ``redis_cpu_share`` and ``mongo_cpu_share``). The ingest
-phase is cut into windows; the figure is the median of the windows' rates.
+phase is cut into windows; the figure is the median of the windows' rates. A second engage
+phase with the chats paused gives ``chats_paused_events_per_cpu_s`` (the trail alone).
 
 Reference (same run, after engage is stopped): a bare python-socketio aiohttp server (separate
 process, uvloop like ``engage serve``, default JSON) whose ``visit.events`` handler only
 returns an ack with ``accepted`` and whose ``chat.send`` relays to the other side's room. The
 same visitors send the same events one per emit (a widget without batching): that is
 ``reference_events_per_cpu_s`` and ``ratio``. Then the same batches as engage gets:
-``reference_batched_events_per_cpu_s``, for transparency.
+``reference_batched_events_per_cpu_s``, for transparency; and one event per emit with the
+chats paused: ``reference_chats_paused_events_per_cpu_s`` and ``chats_paused_ratio``.
+``clients_cpu_share`` is the load generator's CPU (all client processes, in cores).
 
 Run from the repository root: ``.venv/bin/python -m bench.visitor_ingest [--quick]``.
 """
@@ -70,6 +74,7 @@ from bench.engage_node import (  # noqa: E402
     wait_http,
 )
 from engage.embedded import free_port  # noqa: E402
+from engage.routing import DEFAULT_CAPACITY  # noqa: E402
 from signaling.codec import OrjsonCodec  # noqa: E402
 
 ORIGIN = "https://www.shanghai-homes.test"
@@ -77,7 +82,7 @@ CONNECT, RUN, STOP = 0, 1, 2
 BATCHED, PER_EVENT = 0, 1
 CALL_TIMEOUT = 30
 CONNECT_LANES = 16  # concurrent connects per client process
-CHATS_PER_AGENT = 3  # engage.routing.DEFAULT_CAPACITY.limits["chat"]
+CHATS_PER_AGENT = DEFAULT_CAPACITY.limits["chat"]
 
 REFERENCE = """
 import asyncio, sys, uvloop, socketio
@@ -245,6 +250,7 @@ class Shared:
         self.mode = ctx.RawValue("i", BATCHED)
         self.chat_on = ctx.RawValue("i", 1)
         self.ready = ctx.RawArray("q", workers + 1)  # last slot: the agents
+        self.lost = ctx.RawArray("q", workers + 1)  # could not connect or start a chat
         self.accepted = ctx.RawArray("q", workers)
         self.batches = ctx.RawArray("q", workers)
         self.errors = ctx.RawArray("q", workers + 1)
@@ -290,7 +296,7 @@ class VisitorLoad:
         self.lanes = asyncio.Semaphore(CONNECT_LANES)
         self.rtts: list[tuple[float, float]] = []
         self.refusals: list[str] = []
-        self.chat_sent = self.failed = 0
+        self.chat_sent = 0
 
     async def run(self) -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -341,7 +347,12 @@ class VisitorLoad:
                     ix = reply["interaction"]
             if chat is not None and plan.kind == "engage":
                 await asyncio.wait_for(connected.wait(), 120)
-            self.shared.ready[self.wid] += 1
+        except BaseException:
+            self.shared.lost[self.wid] += 1
+            await sio.disconnect()
+            raise
+        self.shared.ready[self.wid] += 1
+        try:
             await self.running.wait()
             tasks = [self.ingest(sio, browsing, rng)]
             if chat is not None:
@@ -456,25 +467,29 @@ async def agent_socket(plan: Plan, shared: Shared, http: aiohttp.ClientSession, 
     sio.on("chat.message", on_message, namespace="/agent")
     sio.on("offer", lambda data: spawn("acd.accept", {"interaction": data["interaction"]}),
            namespace="/agent")
-    auth: dict[str, Any]
-    if plan.kind == "engage":
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as login:
-            response = await login.post(f"{plan.url}/login", json={
-                "username": agent_name(i), "password": PASSWORD})
-            response.raise_for_status()
-            response = await login.post(f"{plan.url}/api/socket-token")
-            auth = {"token": (await response.json())["token"]}
-    else:
-        auth = {"interactions": [ix_of(c) for c in range(i, plan.chatting, plan.agents)]}
-    await sio.connect(plan.url, namespaces=["/agent"], auth=auth, transports=["websocket"],
-                      wait_timeout=CALL_TIMEOUT)
     try:
+        auth: dict[str, Any] = {
+            "interactions": [ix_of(c) for c in range(i, plan.chatting, plan.agents)]}
+        if plan.kind == "engage":
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as web:
+                response = await web.post(f"{plan.url}/login", json={
+                    "username": agent_name(i), "password": PASSWORD})
+                response.raise_for_status()
+                response = await web.post(f"{plan.url}/api/socket-token")
+                auth = {"token": (await response.json())["token"]}
+        await sio.connect(plan.url, namespaces=["/agent"], auth=auth, transports=["websocket"],
+                          wait_timeout=CALL_TIMEOUT)
         if plan.kind == "engage":
             reply = await sio.call("acd.state", {"state": "available"}, namespace="/agent",
                                    timeout=CALL_TIMEOUT)
             if not reply.get("ok"):
                 raise RuntimeError(f"{agent_name(i)} acd.state: {reply}")
-        shared.ready[slot] += 1
+    except BaseException:
+        shared.lost[slot] += 1
+        await sio.disconnect()
+        raise
+    shared.ready[slot] += 1
+    try:
         await stop.wait()
     finally:
         await sio.disconnect()
@@ -521,7 +536,7 @@ class Phase:
         return [(b.accepted - a.accepted) / max(b.cpu - a.cpu, 1e-9) for a, b in self.windows]
 
     def total(self, field: str) -> float:
-        return sum(getattr(b, field) - getattr(a, field) for a, b in self.windows)
+        return float(sum(getattr(b, field) - getattr(a, field) for a, b in self.windows))
 
     def seconds(self) -> float:
         return sum(b.at - a.at for a, b in self.windows)
@@ -553,7 +568,8 @@ class Step:
     windows: int
 
 
-async def drive(plan: Plan, workers: int, server_pid: int, backend_pids: tuple[int, int],
+async def drive(plan: Plan, workers: int, server: subprocess.Popen[bytes],
+                backend_pids: tuple[int, int],
                 steps: list[Step], window_s: float) -> dict[str, Phase]:
     """Clients against one server: connect everyone, then measure each step's windows."""
     ctx = mp.get_context("spawn")
@@ -563,22 +579,33 @@ async def drive(plan: Plan, workers: int, server_pid: int, backend_pids: tuple[i
         if plan.chatting:
             procs.append(ctx.Process(target=agent_process, args=(plan, shared), daemon=True))
             procs[-1].start()
-            await until(lambda: shared.ready[workers] == plan.agents,
+            await until(lambda: shared.ready[workers] + shared.lost[workers] == plan.agents,
                         f"{plan.agents} agents", 120, procs, shared)
+            if shared.lost[workers]:
+                shared.phase.value = STOP
+                why = await asyncio.to_thread(shared.results.get, True, 60)
+                raise RuntimeError(f"{shared.lost[workers]} agents failed to start: {why}")
         for wid in range(workers):
             indices = list(range(wid, plan.visitors, workers))
             procs.append(ctx.Process(target=visitor_process, args=(plan, shared, wid, indices),
                                      daemon=True))
             procs[-1].start()
         started = time.monotonic()
-        await until(lambda: sum(shared.ready[:workers]) == plan.visitors,
-                    f"{plan.visitors} visitors ({plan.chatting} in a chat)", 240, procs, shared)
+        await until(lambda: sum(shared.ready[:workers]) + sum(shared.lost[:workers])
+                    == plan.visitors, f"{plan.visitors} visitors ({plan.chatting} in a chat)",
+                    240, procs, shared)
+        if sum(shared.lost):
+            shared.phase.value = STOP
+            why = [await asyncio.to_thread(shared.results.get, True, 60) for _ in procs]
+            raise RuntimeError(f"{sum(shared.lost)} visitors or agents failed to start: {why}")
         print(f"  {plan.visitors} visitors ready in {time.monotonic() - started:.1f} s",
               flush=True)
 
         def mark() -> Mark:
-            return Mark(time.monotonic(), cpu_seconds(server_pid),
-                        *(cpu_seconds(p) if p else 0.0 for p in backend_pids),
+            if server.poll() is not None:
+                raise RuntimeError(f"the server exited with {server.returncode}")
+            redis, mongo = (cpu_seconds(p) if p else 0.0 for p in backend_pids)
+            return Mark(time.monotonic(), cpu_seconds(server.pid), redis, mongo,
                         sum(cpu_seconds(p.pid) for p in procs), sum(shared.accepted),
                         sum(shared.batches), sum(shared.errors))
 
@@ -614,10 +641,12 @@ async def drive(plan: Plan, workers: int, server_pid: int, backend_pids: tuple[i
         return phases
     finally:
         shared.phase.value = STOP
+        deadline = time.monotonic() + 5  # a client blocked on an unread result: terminated
         for proc in procs:
+            proc.join(max(0.1, deadline - time.monotonic()))
             if proc.is_alive():
                 proc.terminate()
-                proc.join(10)
+                proc.join(5)
 
 
 def summary(phase: Phase) -> dict[str, float]:
@@ -652,10 +681,12 @@ async def main(args: argparse.Namespace) -> None:
         print(f"starting engage (private redis-server + nx-27017, {agents} agents)", flush=True)
         await node.start()
         print("engage: the trail batched as the widget sends it", flush=True)
-        ours = await drive(Plan(**{**plan.__dict__, "url": node.url}), args.workers, node.pid,
-                           (node.redis_pid, node.mongo_pid), [Step("engage", BATCHED, True, n),
-                                               Step("engage, chats paused", BATCHED, False,
-                                                    quiet)], args.window_s)
+        assert node.process is not None
+        ours = await drive(Plan(**{**plan.__dict__, "url": node.url}), args.workers,
+                           node.process, (node.redis_pid, node.mongo_pid), [
+                               Step("engage", BATCHED, True, n),
+                               Step("engage, chats paused", BATCHED, False, quiet)],
+                           args.window_s)
         node.stop()  # the reference gets the machine to itself, as engage did
         port = free_port()
         reference = subprocess.Popen([sys.executable, "-c", REFERENCE, str(port), ORIGIN],
@@ -665,7 +696,7 @@ async def main(args: argparse.Namespace) -> None:
         await wait_http(f"{ref_url}/socket.io/?EIO=4&transport=polling", process=reference)
         print("bare python-socketio: one event per emit, then the same batches", flush=True)
         ref = await drive(Plan(**{**plan.__dict__, "kind": "reference", "url": ref_url}),
-                          args.workers, reference.pid, (0, 0), [
+                          args.workers, reference, (0, 0), [
                               Step("bare, per event", PER_EVENT, True, n),
                               Step("bare, batched", BATCHED, True, n),
                               Step("bare, per event, chats paused", PER_EVENT, False, quiet)],
@@ -729,10 +760,15 @@ def run() -> None:
     async def guarded() -> None:
         task = asyncio.current_task()
         assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # clean up the children either way
+            asyncio.get_running_loop().add_signal_handler(signum, task.cancel)
         await main(args)
 
-    asyncio.run(guarded())
+    try:
+        asyncio.run(guarded())
+    except asyncio.CancelledError:
+        print("interrupted: servers and clients stopped", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from engage.tasks import cancel_and_wait
 
@@ -18,6 +19,7 @@ Document = dict[str, Any]
 FLUSH_INTERVAL = 0.5
 FLUSH_AT = 500  # events buffered before a flush is started early
 MAX_BUFFER = 50_000  # a MongoDB outage drops the oldest trail events beyond this, not memory
+DUPLICATE_KEY = 11000
 
 
 class TrailStore:
@@ -57,7 +59,10 @@ class TrailStore:
             over = len(self._buffer) - MAX_BUFFER
             del self._buffer[:over]
             self.dropped += over
-        self._touched.setdefault(visit_id, {}).update(visit_fields)
+        touched = self._touched.setdefault(visit_id, {})
+        pages = touched.get("$pages", 0) + visit_fields.get("$pages", 0)
+        touched.update(visit_fields)
+        touched["$pages"] = pages  # counted, not replaced: several batches per flush
         if len(self._buffer) >= FLUSH_AT:
             self._wake.set()
 
@@ -78,18 +83,29 @@ class TrailStore:
         touched, self._touched = self._touched, {}
         try:
             if events:
-                await self._events.insert_many(events, ordered=False)
+                await self._insert(events)
             for visit_id, fields in touched.items():
-                pages = fields.pop("$pages", 0)
-                update: Document = {"$set": fields}
+                pages = fields.get("$pages", 0)
+                update: Document = {"$set": {k: v for k, v in fields.items() if k != "$pages"}}
                 if pages:
                     update["$inc"] = {"pages": pages}
                 await self._visits.update_one({"_id": visit_id}, update)
         except Exception:
             self._buffer[:0] = events  # keep them for the next attempt
             for visit_id, fields in touched.items():
-                self._touched.setdefault(visit_id, {}).update(fields)
+                self.add(visit_id, [], fields)
             raise
+
+    async def _insert(self, events: list[Document]) -> None:
+        """Insert a batch; events a failed earlier attempt already stored (pymongo gave them
+        their _id then) are refused as duplicates, which is what a retry should do."""
+        try:
+            await self._events.insert_many(events, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if exc.details.get("writeConcernErrors") or any(
+                    e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
 
     async def recent(self, visit_id: str, limit: int = 200) -> list[Document]:
         """The visit's last events, oldest first (stored ones, then any still buffered)."""

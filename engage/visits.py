@@ -3,6 +3,7 @@ decisions (help offers and invites) — the server half of the widget's sensors.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class VisitService:
         self._invites = invites
         self._suggestions = suggestions
         self.trail = trail
+        self._opening: dict[str, tuple[asyncio.Lock, int]] = {}  # visitor -> lock, users
 
     async def settings(self, site_key: str) -> WidgetSettings:
         site = await self._sites.require(site_key)
@@ -78,12 +80,29 @@ class VisitService:
         raw = await self._redis.hgetall(keys.visitor_state(visitor_id))
         return {_s(k): _s(v) for k, v in raw.items()}
 
+    async def _current(self, who: VisitorIdentity, settings: WidgetSettings,
+                       page: Mapping[str, Any]) -> dict[str, str]:
+        """The visit in progress, or a new one. A page's hello and its first trail batch
+        arrive together: without the lock each would open a visit of its own."""
+        lock, users = self._opening.get(who.visitor_id, (asyncio.Lock(), 0))
+        self._opening[who.visitor_id] = (lock, users + 1)
+        try:
+            async with lock:
+                state = await self._state(who.visitor_id)
+                if not state.get("visit") or state.get("customer", "") != who.customer_id:
+                    state = await self._open_visit(who, settings, page)
+                return state
+        finally:
+            lock, users = self._opening[who.visitor_id]
+            if users <= 1:
+                del self._opening[who.visitor_id]
+            else:
+                self._opening[who.visitor_id] = (lock, users - 1)
+
     # -- a page opens the widget -------------------------------------------------------------
     async def hello(self, who: VisitorIdentity, page: Mapping[str, Any]) -> Hello:
         settings = await self.settings(who.site_key)
-        state = await self._state(who.visitor_id)
-        if not state.get("visit") or state.get("customer", "") != who.customer_id:
-            state = await self._open_visit(who, settings, page)
+        state = await self._current(who, settings, page)
         active = await self.active(who.visitor_id)
         return Hello(visit=state["visit"], returning=state.get("returning") == "1",
                      opted_out=await self._invites.opted_out(who.visitor_id),
@@ -105,7 +124,7 @@ class VisitService:
         landing = sanitize_url(str(page.get("url", "")), settings.sensitive_params)
         await self.trail.open_visit({
             "_id": visit_id, "visitor": who.visitor_id, "site": who.site_key,
-            "customer": who.customer_id, "started_at": now, "last_seen_at": now,
+            "customer": who.customer_id, "started_at": now, "last_seen_ms": now_ms(),
             "landing": landing, "referrer": sanitize_url(str(page.get("referrer", "")),
                                                          settings.sensitive_params),
             "pages": 0, "returning": visits > 1})
@@ -156,10 +175,7 @@ class VisitService:
     # -- trail -------------------------------------------------------------------------------
     async def ingest(self, who: VisitorIdentity, events: list[Document]) -> Ingested:
         settings = await self.settings(who.site_key)
-        state = await self._state(who.visitor_id)
-        if not state.get("visit"):
-            first = next((e for e in events if e.get("url")), {})
-            state = await self._open_visit(who, settings, first)
+        state = await self._current(who, settings, next((e for e in events if e.get("url")), {}))
         now = now_ms()
         now_dt = datetime.now(UTC)
         key = keys.visitor_state(who.visitor_id)
@@ -202,8 +218,10 @@ class VisitService:
             pipe.hset(key, mapping=updates)
             pipe.expire(key, VISIT_IDLE_SECONDS)
             await pipe.execute()
+        # Epoch ms, not a datetime: nx-27017 stores a datetime $set on an existing document
+        # as a string (pinned in tests/integration/test_chat_store.py).
         self.trail.add(state["visit"], out, {
-            "last_seen_at": now_dt, "last_url": state.get("page_url", ""),
+            "last_seen_ms": now, "last_url": state.get("page_url", ""),
             "struggle_score": round(score, 2), "$pages": pages})
         return result
 

@@ -344,7 +344,7 @@ async def test_forged_identity_hash_gets_an_anonymous_visitor(shop: Shop) -> Non
 
 async def test_keyboard_only_and_chinese_ui(shop: Shop) -> None:
     visitor = await shop.visit("/?lang=zh")
-    launcher = visitor.widget.get_by_role("button", name="需要帮助？")
+    launcher = visitor.widget.get_by_role("button", name="需要帮助\uff1f")
     await expect(launcher).to_be_visible()
     await launcher.focus()
     await visitor.page.keyboard.press("Enter")

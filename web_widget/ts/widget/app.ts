@@ -250,9 +250,27 @@ export class WidgetApp {
       return;
     }
     if (!WAITING.has(status.state)) return;
+    if (this.phase === "chat" && status.interaction === this.interaction) {
+      // Pushes can overtake each other (several publishing connections, several nodes): a
+      // waiting status after "connected" may be stale. The server's answer decides.
+      void this.recheck(status.interaction);
+      return;
+    }
     this.showQueue(status.interaction);
     this.queueUi?.update(status.position, status.estimated_wait_seconds,
                          status.state === "offered" ? this.t("queue_offered") : "");
+  }
+
+  private async recheck(ix: string): Promise<void> {
+    const socket = this.socket;
+    if (socket === null) return;
+    const status = await visitorCall(socket, "contact.status", { interaction: ix });
+    if (!status.ok || ix !== this.interaction || status.state === "connected") return;
+    if (WAITING.has(status.state)) {
+      this.showQueue(ix);
+      this.queueUi?.update(status.position, status.estimated_wait_seconds,
+                           status.state === "offered" ? this.t("queue_offered") : "");
+    }
   }
 
   private async cancel(): Promise<string | null> {
