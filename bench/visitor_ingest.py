@@ -20,7 +20,9 @@ Ingestion: events acknowledged (sum of the acks' ``accepted``) per CPU second of
 process only (utime + stime from /proc/<pid>/stat; Redis and nx-27017 are separate processes,
 their CPU shares are printed as ``redis_cpu_share`` and ``mongo_cpu_share``). The ingest
 phase is cut into windows; the figure is the median of the windows' rates. A second engage
-phase with the chats paused gives ``chats_paused_events_per_cpu_s`` (the trail alone).
+phase with the chats paused gives ``chats_paused_events_per_cpu_s`` (the trail alone), a
+third with nothing sent ``idle_engage_cpu_share`` (the open sockets); ``chat_send_ack_*``
+is the visitor's ``chat.send`` to its ack, the server's part of the round trip.
 
 Reference (same run, after engage is stopped): a bare python-socketio aiohttp server (separate
 process, uvloop like ``engage serve``, default JSON) whose ``visit.events`` handler only
@@ -249,6 +251,7 @@ class Shared:
         self.phase = ctx.RawValue("i", CONNECT)
         self.mode = ctx.RawValue("i", BATCHED)
         self.chat_on = ctx.RawValue("i", 1)
+        self.trail_on = ctx.RawValue("i", 1)
         self.ready = ctx.RawArray("q", workers + 1)  # last slot: the agents
         self.lost = ctx.RawArray("q", workers + 1)  # could not connect or start a chat
         self.accepted = ctx.RawArray("q", workers)
@@ -295,6 +298,7 @@ class VisitorLoad:
         self.running, self.stop = asyncio.Event(), asyncio.Event()
         self.lanes = asyncio.Semaphore(CONNECT_LANES)
         self.rtts: list[tuple[float, float]] = []
+        self.acks: list[tuple[float, float]] = []  # chat.send to its ack: the server's part
         self.refusals: list[str] = []
         self.chat_sent = 0
 
@@ -305,7 +309,8 @@ class VisitorLoad:
                                             return_exceptions=True)
             watcher.cancel()
         errors = [o for o in outcomes if isinstance(o, BaseException)]
-        self.shared.results.put({"worker": self.wid, "rtts": self.rtts, "sent": self.chat_sent,
+        self.shared.results.put({"worker": self.wid, "rtts": self.rtts, "acks": self.acks,
+                                 "sent": self.chat_sent,
                                  "failed": len(errors), "why": [repr(e) for e in errors[:3]],
                                  "refusals": self.refusals})
 
@@ -380,7 +385,7 @@ class VisitorLoad:
         await asyncio.sleep(rng.random())  # visitors' flush timers are not in step
         next_at = loop.time()
         while not self.stop.is_set():
-            events = browsing.tick(int(time.time() * 1000))
+            events = browsing.tick(int(time.time() * 1000)) if self.shared.trail_on.value else []
             if events:
                 if self.shared.mode.value == BATCHED:
                     payloads = [events[i:i + 50] for i in range(0, len(events), 50)]
@@ -415,14 +420,16 @@ class VisitorLoad:
                 next_at = loop.time()
                 continue
             cid = str(uuid.uuid4())
-            pending[cid] = time.monotonic()
+            pending[cid] = sent = time.monotonic()
             try:
                 reply = await sio.call("chat.send", {"interaction": ix, "client_id": cid,
                                                      "text": chat_text(cid, n)},
                                        namespace="/visitor", timeout=CALL_TIMEOUT)
             except socketio.exceptions.SocketIOError:
                 reply = {}
-            if not reply.get("ok"):
+            if reply.get("ok"):
+                self.acks.append((sent, time.monotonic() - sent))
+            else:
                 self.refused("chat.send", reply)
             n += 1
             self.chat_sent += 1
@@ -531,8 +538,11 @@ class Mark:
 class Phase:
     windows: list[tuple[Mark, Mark]]
     rtts: list[float]
+    acks: list[float]
 
     def rates(self) -> list[float]:
+        if not self.total("accepted"):
+            return [0.0]
         return [(b.accepted - a.accepted) / max(b.cpu - a.cpu, 1e-9) for a, b in self.windows]
 
     def total(self, field: str) -> float:
@@ -566,6 +576,7 @@ class Step:
     mode: int
     chat: bool
     windows: int
+    trail: bool = True
 
 
 async def drive(plan: Plan, workers: int, server: subprocess.Popen[bytes],
@@ -613,8 +624,9 @@ async def drive(plan: Plan, workers: int, server: subprocess.Popen[bytes],
         phases: dict[str, Phase] = {}
         for step in steps:
             shared.mode.value, shared.chat_on.value = step.mode, int(step.chat)
+            shared.trail_on.value = int(step.trail)
             await asyncio.sleep(3.0)  # warm-up: every visitor in its loop, chats flowing
-            phase = Phase([], [])
+            phase = Phase([], [], [])
             for _ in range(step.windows):
                 first = mark()
                 await asyncio.sleep(window_s)
@@ -625,8 +637,10 @@ async def drive(plan: Plan, workers: int, server: subprocess.Popen[bytes],
         shared.phase.value = STOP
         results = [await asyncio.to_thread(shared.results.get, True, 60) for _ in procs]
         sent_at: list[tuple[float, float]] = []
+        acked: list[tuple[float, float]] = []
         for result in results:
             sent_at += result.get("rtts", [])
+            acked += result.get("acks", [])
             if result.get("refusals"):
                 print(f"  client {result['worker']} was refused: {result['refusals']}",
                       flush=True)
@@ -636,6 +650,7 @@ async def drive(plan: Plan, workers: int, server: subprocess.Popen[bytes],
         for phase in phases.values():
             start, end = phase.windows[0][0].at, phase.windows[-1][1].at
             phase.rtts = [rtt for at, rtt in sent_at if start <= at < end]
+            phase.acks = [ack for at, ack in acked if start <= at < end]
         for proc in procs:
             await asyncio.to_thread(proc.join, 30)
         return phases
@@ -659,7 +674,8 @@ def summary(phase: Phase) -> dict[str, float]:
             "redis_cpu_share": phase.total("redis_cpu") / phase.seconds(),
             "mongo_cpu_share": phase.total("mongo_cpu") / phase.seconds(),
             "rtt_p50_ms": pct(phase.rtts, 0.5) * 1e3, "rtt_p99_ms": pct(phase.rtts, 0.99) * 1e3,
-            "rtt_n": len(phase.rtts)}
+            "rtt_n": len(phase.rtts), "ack_p50_ms": pct(phase.acks, 0.5) * 1e3,
+            "ack_p99_ms": pct(phase.acks, 0.99) * 1e3}
 
 
 def report(name: str, s: dict[str, float]) -> None:
@@ -667,7 +683,8 @@ def report(name: str, s: dict[str, float]) -> None:
           f"{s['events_per_s']:,.0f} events/s, mean batch {s['mean_batch']:.2f}, "
           f"server CPU {s['cpu_share'] * 100:.0f}%, clients' CPU "
           f"{s['clients_cpu_share'] * 100:.0f}%, errors {s['errors']:.0f}; chat RTT p50 "
-          f"{s['rtt_p50_ms']:.1f} ms p99 {s['rtt_p99_ms']:.1f} ms (n={s['rtt_n']})", flush=True)
+          f"{s['rtt_p50_ms']:.1f} ms p99 {s['rtt_p99_ms']:.1f} ms (n={s['rtt_n']}), chat.send "
+          f"ack p50 {s['ack_p50_ms']:.1f} ms p99 {s['ack_p99_ms']:.1f} ms", flush=True)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -685,7 +702,8 @@ async def main(args: argparse.Namespace) -> None:
         ours = await drive(Plan(**{**plan.__dict__, "url": node.url}), args.workers,
                            node.process, (node.redis_pid, node.mongo_pid), [
                                Step("engage", BATCHED, True, n),
-                               Step("engage, chats paused", BATCHED, False, quiet)],
+                               Step("engage, chats paused", BATCHED, False, quiet),
+                               Step("engage, idle", BATCHED, False, quiet, trail=False)],
                            args.window_s)
         node.stop()  # the reference gets the machine to itself, as engage did
         port = free_port()
@@ -706,10 +724,13 @@ async def main(args: argparse.Namespace) -> None:
         node.stop()
         shutil.rmtree(work, ignore_errors=True)
     e, eq = summary(ours["engage"]), summary(ours["engage, chats paused"])
+    idle = summary(ours["engage, idle"])
     r, rb = summary(ref["bare, per event"]), summary(ref["bare, batched"])
     rq = summary(ref["bare, per event, chats paused"])
     report("engage, batched", e)
     report("engage, batched, chats paused", eq)
+    print(f"engage, idle ({args.visitors:,} sockets, no trail, no chats): server CPU "
+          f"{idle['cpu_share'] * 100:.0f}%", flush=True)
     report("bare python-socketio, one event per emit", r)
     report("bare python-socketio, same batches", rb)
     report("bare python-socketio, one event per emit, chats paused", rq)
@@ -719,11 +740,12 @@ async def main(args: argparse.Namespace) -> None:
           f"events_per_s={e['events_per_s']:.0f} engage_cpu_share={e['cpu_share']:.3f} "
           f"clients_cpu_share={e['clients_cpu_share']:.3f} "
           f"redis_cpu_share={e['redis_cpu_share']:.3f} mongo_cpu_share={e['mongo_cpu_share']:.3f} "
-          f"errors={errors:.0f} "
+          f"errors={errors:.0f} idle_engage_cpu_share={idle['cpu_share']:.3f} "
           f"chats_paused_events_per_cpu_s={eq['events_per_cpu_s']:.0f} "
           f"reference_chats_paused_events_per_cpu_s={rq['events_per_cpu_s']:.0f} "
           f"chats_paused_ratio={eq['events_per_cpu_s'] / rq['events_per_cpu_s']:.3f} "
           f"reference_batched_events_per_cpu_s={rb['events_per_cpu_s']:.0f} "
+          f"chat_send_ack_p50_ms={e['ack_p50_ms']:.2f} chat_send_ack_p99_ms={e['ack_p99_ms']:.2f} "
           f"chat_rtt_p50_ms={e['rtt_p50_ms']:.2f} chat_messages={e['rtt_n']} "
           f"reference_chat_rtt_p50_ms={r['rtt_p50_ms']:.2f} "
           f"reference_chat_rtt_p99_ms={r['rtt_p99_ms']:.2f} "
@@ -747,7 +769,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     defaults = ({"visitors": 200, "chatting": 20, "workers": 2, "windows": 3, "window_s": 3.0}
                 if args.quick else
-                {"visitors": 2000, "chatting": 200, "workers": 4, "windows": 4, "window_s": 5.0})
+                {"visitors": 2000, "chatting": 200, "workers": 4, "windows": 4, "window_s": 4.0})
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)

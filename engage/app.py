@@ -181,12 +181,12 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         await services.eventlog.start()
         await services.acd.start()
         for service in (services.invites, services.attachments, services.outbox,
-                        services.trail):
+                        services.trail, services.ledger, services.knowledge, services.bulletin):
             await service.start()
         log.info("node started", extra={"node": settings.node_id, "backends": backends.kind})
         yield
-        for service in (services.trail, services.outbox, services.attachments,
-                        services.invites):
+        for service in (services.bulletin, services.knowledge, services.ledger, services.trail,
+                        services.outbox, services.attachments, services.invites):
             await service.stop()
         await services.acd.stop()
         await services.eventlog.stop()

@@ -10,13 +10,16 @@ from engage.analysis_store import AnalysisStore
 from engage.attachments import AttachmentStore
 from engage.auth import AuthService
 from engage.backends import Backends
+from engage.bulletin import BulletinService
 from engage.campaigns import CampaignService
 from engage.chat import ChatStore
 from engage.config import Settings
 from engage.eventlog import EventLogWriter
 from engage.feedback import FeedbackService
 from engage.invites import InviteService
+from engage.knowledge import KnowledgeService
 from engage.kpis import KpiService
+from engage.ledger import LedgerService
 from engage.mailer import MailOutbox
 from engage.metrics import Metrics
 from engage.profiles import ProfileDirectory
@@ -54,6 +57,9 @@ class Services:
     outbox: MailOutbox
     trail: TrailStore
     visits: VisitService
+    ledger: LedgerService
+    knowledge: KnowledgeService
+    bulletin: BulletinService
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -88,4 +94,7 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         attachments=AttachmentStore(backends.db, settings.data_dir.resolve() / "attachments",
                                     max_bytes=settings.attachment_max_bytes,
                                     retention_days=settings.attachment_retention_days),
-        outbox=MailOutbox(backends.db, settings.smtp_url, settings.mail_from))
+        outbox=MailOutbox(backends.db, settings.smtp_url, settings.mail_from),
+        ledger=LedgerService(backends.db, backends.redis),
+        knowledge=KnowledgeService(backends.db, backends.redis),
+        bulletin=BulletinService(backends.db, backends.redis))
