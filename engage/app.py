@@ -18,6 +18,8 @@ from engage.config import Settings
 from engage.errors import EngageError
 from engage.services import Services, build_services
 from signaling.acd_events import SocketNotifier, register_acd
+from signaling.bulletin_events import register_bulletin
+from signaling.call_events import register_calls
 from signaling.chat_events import register_chat
 from signaling.fanout import RedisFanout
 from signaling.namespaces import SignalingDeps, register
@@ -138,6 +140,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     register_acd(sockets, services.acd, notifier)
     register_visitor(sockets, services, services.visits, notifier)
     register_chat(sockets, services, services.visits)
+    register_calls(sockets, services)
     sockets.attach(app, socketio_path="socket.io")
     app[SOCKETS] = sockets
 
@@ -170,6 +173,8 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         await services.invites.refresh()
 
     listener.on(bus.INVITES_CHANGED, on_invites_changed)
+    listener.on(bus.KNOWLEDGE_CHANGED, services.knowledge.on_changed)
+    register_bulletin(sockets, listener)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await services.sites.refresh()

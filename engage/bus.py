@@ -21,6 +21,8 @@ STAFF_SESSION_ENDED = "staff.session_ended"
 SITES_CHANGED = "sites.changed"
 ACD_QUEUE_CHANGED = "acd.queue_changed"
 INVITES_CHANGED = "invites.changed"
+BULLETIN_CHANGED = "bulletin.changed"
+KNOWLEDGE_CHANGED = "knowledge.changed"
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 

@@ -134,6 +134,10 @@ def _attachment(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: value[k] for k in ATTACHMENT_KEYS}
 
 
+TOUCH_EVERY_MS = 60_000
+TOUCH_CACHE_MAX = 50_000
+
+
 class ChatStore:
     """Messages in MongoDB (``chat_messages``), sequence and receipts in Redis."""
 
@@ -144,6 +148,7 @@ class ChatStore:
         self._conversations = db[CONVERSATIONS]
         self._script = redis.register_script(_SCRIPT)
         self._indexed = False
+        self._touched: dict[tuple[str, str], int] = {}  # (ix, writer) -> last refresh, ms
         self._index_lock = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
@@ -190,7 +195,15 @@ class ChatStore:
         if not fresh and (stored := await self._stored(ix, client_id)) is not None:
             return to_message(stored), True
         at = now_ms()
-        await self._touch(ix, at, (username or name) if sender == "agent" else "")
+        writer = (username or name) if sender == "agent" else ""
+        # The conversation record (last activity, agents who wrote) is refreshed once a
+        # minute per writer, not per message: one MongoDB write per message is enough.
+        last = self._touched.get((ix, writer))
+        if last is None or at - last >= TOUCH_EVERY_MS:
+            await self._touch(ix, at, writer)
+            if len(self._touched) >= TOUCH_CACHE_MAX:
+                self._touched.clear()
+            self._touched[(ix, writer)] = at
         doc: Document = {"interaction": ix, "seq": seq, "client_id": client_id, "from": sender,
                          "name": name, "text": text, "at_ms": at,
                          "at": datetime.fromtimestamp(at / 1000, UTC)}

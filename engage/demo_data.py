@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from engage import demo_catalog as cat
 from engage.demo_catalog import DAY, N_DAYS
+from engage.demo_knowledge import load_demo_answers
 from engage.staff import StaffDirectory
 
 Document = dict[str, Any]
@@ -336,6 +337,7 @@ async def _assert_reference_data(db: AsyncDatabase[Document], staff: StaffDirect
     for col, docs in (("queues", queues), ("products", [p.document() for p in cat.PRODUCTS])):
         for doc in docs:
             await db[col].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+    await load_demo_answers(db)
     return len(accounts), len(sites), len(queues)
 
 

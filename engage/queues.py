@@ -43,6 +43,12 @@ def from_document(doc: Document) -> QueueConfig:
             raise InvalidPayload(f"{name}: a whole number")
         return value
 
+    def flag(name: str) -> bool:
+        value = doc.get(name, False)
+        if not isinstance(value, bool):
+            raise InvalidPayload(f"{name}: true or false")
+        return value
+
     return QueueConfig(
         queue_id=str(doc["_id"]), name=str(doc.get("name") or doc["_id"]),
         required_skills=dict(skills), priority=number("priority", 0), strategy=strategy,
@@ -52,7 +58,8 @@ def from_document(doc: Document) -> QueueConfig:
         offer_timeout_seconds=number("offer_timeout_seconds", 20),
         max_misses=number("max_misses", 3),
         service_level_seconds=number("service_level_seconds", 20),
-        sticky_seconds=number("sticky_seconds", 30), hours=_hours(doc.get("business_hours")))
+        sticky_seconds=number("sticky_seconds", 30), hours=_hours(doc.get("business_hours")),
+        record_calls=flag("record_calls"))
 
 
 def to_document(queue: QueueConfig) -> Document:
@@ -64,7 +71,7 @@ def to_document(queue: QueueConfig) -> Document:
         "wrap_up_seconds": queue.wrap_up_seconds,
         "offer_timeout_seconds": queue.offer_timeout_seconds, "max_misses": queue.max_misses,
         "service_level_seconds": queue.service_level_seconds,
-        "sticky_seconds": queue.sticky_seconds,
+        "sticky_seconds": queue.sticky_seconds, "record_calls": queue.record_calls,
     }
     if queue.hours is not None:
         doc["business_hours"] = {"tz": queue.hours.tz, "days": list(queue.hours.days),

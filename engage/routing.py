@@ -142,6 +142,7 @@ class QueueConfig:
     service_level_seconds: int = 20
     sticky_seconds: int = 30
     hours: BusinessHours | None = None
+    record_calls: bool = False  # calls of this queue are recorded, with the visitor's consent
 
     def __post_init__(self) -> None:
         if not self.exit.startswith("overflow:") and self.exit not in EXITS:

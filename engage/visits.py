@@ -19,7 +19,7 @@ from engage.acd_store import AcdError, now_ms
 from engage.invite_rules import VisitContext
 from engage.invites import Invite, InviteService
 from engage.lifecycle import TERMINAL
-from engage.models import VisitorIdentity
+from engage.models import Site, VisitorIdentity
 from engage.sites import SiteRegistry
 from engage.suggestions import SuggestionService
 from engage.trail_store import TrailStore
@@ -71,10 +71,15 @@ class VisitService:
         self._suggestions = suggestions
         self.trail = trail
         self._opening: dict[str, tuple[asyncio.Lock, int]] = {}  # visitor -> lock, users
+        self._settings: dict[str, tuple[Site, WidgetSettings]] = {}  # parsed once per change
 
     async def settings(self, site_key: str) -> WidgetSettings:
         site = await self._sites.require(site_key)
-        return WidgetSettings.from_document(site.widget)
+        cached = self._settings.get(site_key)
+        if cached is None or cached[0] is not site:  # the registry replaces changed sites
+            cached = (site, WidgetSettings.from_document(site.widget))
+            self._settings[site_key] = cached
+        return cached[1]
 
     async def _state(self, visitor_id: str) -> dict[str, str]:
         raw = await self._redis.hgetall(keys.visitor_state(visitor_id))
@@ -179,12 +184,11 @@ class VisitService:
         now = now_ms()
         now_dt = datetime.now(UTC)
         key = keys.visitor_state(who.visitor_id)
-        first_seq = int(await self._redis.hincrby(key, "seq", len(events))) - len(events)
         struggle = help_policy.StruggleState.from_json(state.get("struggle", ""))
         thresholds = settings.thresholds
         pages, counted, out = 0, [], []
         conversions = 0
-        for i, raw in enumerate(events):
+        for raw in events:
             event = dict(raw)
             for name in URL_FIELDS:
                 if event.get(name):
@@ -199,7 +203,7 @@ class VisitService:
             elif event["type"] == "conversion":
                 conversions += 1
             event.update(visit=state["visit"], visitor=who.visitor_id, site=who.site_key,
-                         seq=first_seq + i + 1, server_at=now_dt, counted=kinds)
+                         server_at=now_dt, counted=kinds)
             out.append(event)
         state["pages"] = str(int(state.get("pages") or 0) + pages)
         state["struggle"] = struggle.to_json()
@@ -215,9 +219,13 @@ class VisitService:
         updates: dict[Any, Any] = {k: v for k, v in state.items()
                                    if k not in ("seq", "watched_until")}
         async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hincrby(key, "seq", len(out))
             pipe.hset(key, mapping=updates)
             pipe.expire(key, VISIT_IDLE_SECONDS)
-            await pipe.execute()
+            last_seq, _, _ = await pipe.execute()
+        # The visit's event numbers come from Redis: two tabs of one visitor never share one.
+        for i, event in enumerate(out, start=int(last_seq) - len(out) + 1):
+            event["seq"] = i
         # Epoch ms, not a datetime: nx-27017 stores a datetime $set on an existing document
         # as a string (pinned in tests/integration/test_chat_store.py).
         self.trail.add(state["visit"], out, {

@@ -240,6 +240,51 @@ class OptOut(Payload):
     opted_out: bool
 
 
+# -- calls (voice/video of a connected interaction; engage.calls, engage.sdp_policy) --------
+CallId = Annotated[str, msgspec.Meta(pattern=r"^call_[A-Za-z0-9_-]{16,64}$")]
+CallMedia = Literal["audio", "video"]
+# Room for a 64 KB description as JSON (escaped line breaks): the SDP policy, not the
+# size guard, refuses descriptions over its limit, with its own code.
+CALL_SIGNAL_BYTES = 2 * 64 * 1024 + 4096
+
+
+class CallPropose(Payload):
+    interaction: IxId
+    media: CallMedia
+    record_consent: bool = False  # the visitor's consent to recording, with their proposal
+
+
+class CallConsent(Payload):
+    call: CallId
+    accept: bool
+    record_consent: bool = False
+
+
+class IceCandidateInit(Payload, rename="camel"):
+    """The browser's RTCIceCandidateInit; "" as candidate means end of candidates."""
+
+    candidate: Annotated[str, msgspec.Meta(max_length=1024)]
+    sdp_mid: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    sdp_m_line_index: Annotated[int, msgspec.Meta(ge=0, le=63)] | None = None
+    username_fragment: Annotated[str, msgspec.Meta(max_length=256)] | None = None
+
+
+class CallSignal(Payload):
+    call: CallId
+    kind: Literal["offer", "answer", "ice", "restart"]
+    sdp: Annotated[str, msgspec.Meta(max_length=CALL_SIGNAL_BYTES)] | None = None
+    candidate: IceCandidateInit | None = None
+
+
+class CallMediaChange(Payload):
+    call: CallId
+    media: CallMedia
+
+
+class CallRef(Payload):
+    call: CallId
+
+
 @dataclass(frozen=True)
 class EventSpec:
     """One client event: its schema, the roles allowed, its size cap and rate-limit cost."""
@@ -262,6 +307,15 @@ CHAT_EVENTS: dict[str, EventSpec] = {
     "chat.receipt": EventSpec("chat.receipt", ChatReceipt),
 }
 
+# The same call events on both sides of a conversation.
+CALL_EVENTS: dict[str, EventSpec] = {
+    "call.propose": EventSpec("call.propose", CallPropose, cost=5.0),
+    "call.consent": EventSpec("call.consent", CallConsent),
+    "call.signal": EventSpec("call.signal", CallSignal, max_bytes=CALL_SIGNAL_BYTES),
+    "call.media": EventSpec("call.media", CallMediaChange),
+    "call.hangup": EventSpec("call.hangup", CallRef),
+}
+
 EVENTS: dict[str, dict[str, EventSpec]] = {
     AGENT_NS: {
         "ping": EventSpec("ping", Echo),
@@ -278,6 +332,7 @@ EVENTS: dict[str, dict[str, EventSpec]] = {
         "acd.consult_cancel": EventSpec("acd.consult_cancel", InteractionRef),
         **CHAT_EVENTS,
         "visit.watch": EventSpec("visit.watch", InteractionRef),
+        **CALL_EVENTS,
     },
     SUPERVISOR_NS: {
         "ping": EventSpec("ping", Echo),
@@ -300,6 +355,7 @@ EVENTS: dict[str, dict[str, EventSpec]] = {
         "chat.transcript": EventSpec("chat.transcript", ChatTranscript, cost=10.0),
         "invite.respond": EventSpec("invite.respond", InviteRespond, cost=2.0),
         "visitor.opt_out": EventSpec("visitor.opt_out", OptOut),
+        **CALL_EVENTS,
     },
 }
 
@@ -312,7 +368,10 @@ SERVER_EVENTS = ("announcement", "session_ended", "engage:error",
                  "queue_status", "connected", "ended", "agent_lost", "timed_out",
                  # chat, both sides; trail to agents; help offers and invites to visitors:
                  "chat.message", "chat.typing", "chat.receipt", "trail", "help.offer",
-                 "invite")
+                 "invite", "bulletin",
+                 # calls, both sides:
+                 "call.proposed", "call.accepted", "call.declined", "call.signal",
+                 "call.media", "call.ended")
 
 
 def decode(spec: EventSpec, args: list[Any]) -> Payload:
