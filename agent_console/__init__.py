@@ -11,6 +11,7 @@ from agent_console.web_attachments import add_attachment_routes
 from agent_console.web_auth import RouteRule, StaffRoutes, add_login_routes
 from agent_console.web_invites import add_invite_routes
 from agent_console.web_knowledge import add_knowledge_routes
+from agent_console.web_ledger import add_ledger_routes
 from agent_console.web_pages import add_page_routes
 from engage.services import Services
 
@@ -28,5 +29,6 @@ def setup(app: web.Application, services: Services) -> list[RouteRule]:
     add_attachment_routes(routes)
     add_invite_routes(routes)
     add_knowledge_routes(routes)
+    add_ledger_routes(routes)
     app.add_routes(routes.table)
     return routes.rules

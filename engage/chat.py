@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from engage.errors import Conflict, EngageError, InvalidPayload
+from engage.group_commit import GroupInsert
 
 Document = dict[str, Any]
 Sender = Literal["visitor", "agent", "system"]
@@ -149,6 +150,7 @@ class ChatStore:
         self._script = redis.register_script(_SCRIPT)
         self._indexed = False
         self._touched: dict[tuple[str, str], int] = {}  # (ix, writer) -> last refresh, ms
+        self._inserts = GroupInsert(self._messages)
         self._index_lock = asyncio.Lock()
 
     async def ensure_indexes(self) -> None:
@@ -215,7 +217,7 @@ class ChatStore:
             doc["username"] = username or name
         for _ in range(5):
             try:
-                await self._messages.insert_one(dict(doc))
+                await self._inserts.insert(dict(doc))
                 return to_message(doc), False
             except DuplicateKeyError:
                 if (stored := await self._stored(ix, client_id)) is not None:

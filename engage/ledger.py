@@ -157,8 +157,9 @@ class LedgerService:
                 profile[field] = plain(value)
         answer: Document = {
             "customer_id": cid, "version": ledger_version(doc),
-            "updated_ms": doc.get("ledger_updated_ms"), "updated_by": doc.get(
-                "ledger_updated_by"), "customer": profile, "editable": sorted(EDITABLE[role]),
+            "updated_ms": doc.get("ledger_updated_ms"),
+            "updated_by": doc.get("ledger_updated_by"),
+            "customer": profile, "editable": sorted(EDITABLE[role]),
             "transactions": await self._purchases(cid),
             "interactions": await self._contacts(cid, view)}
         if view.notes:

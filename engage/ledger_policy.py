@@ -48,7 +48,8 @@ QUERY_MIN, QUERY_MAX, PHONE_DIGITS_MIN = 2, 100, 4
 # Maximum length of each free-text field, after normalisation.
 TEXT_MAX = {"name": 100, "name_zh": 50, "address": 200, "district": 60}
 SEGMENT_RE = re.compile(r"[a-z0-9][a-z0-9 _-]{0,39}")
-BAND_RE = re.compile(r"[0-9A-Za-z<>+\- ]{1,20}")
+# Band labels: 18-24, 65+, <100k, 100k-200k, 800k+.
+BAND_RE = re.compile(r"[<>]?[0-9]{1,6}[kKmM]?(?:-[0-9]{1,6}[kKmM]?|\+)?")
 ORIGIN_RE = re.compile(r"[a-z][a-z0-9_]{0,29}")
 PHONE_QUERY_RE = re.compile(r"\+?[\d\s\-().]+")
 CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")

@@ -114,6 +114,11 @@ def register_calls(server: EngageSocketServer, services: Services) -> CallServic
                 raise CallRefused("call_ended", reason=reason)
         return call, side
 
+    def require_accepted(call: Call) -> None:
+        """Media flows only after the other side consented: nothing is relayed before."""
+        if call.state != "accepted":
+            raise CallRefused("call_ended" if call.state == "ended" else "call_not_accepted")
+
     async def lost_footing(call: Call) -> str:
         """Why an active call must end now ("" while it may go on)."""
         h = await acd.store.interaction(call.interaction)
@@ -185,9 +190,7 @@ def register_calls(server: EngageSocketServer, services: Services) -> CallServic
     async def signal(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, CallSignal)
         call, side = await own_call(state, payload.call)
-        if call.state != "accepted":
-            raise CallRefused("call_not_accepted" if call.state in ("proposed", "declined")
-                              else "call_ended")
+        require_accepted(call)
         relay: dict[str, Any] = {"from": side, "kind": payload.kind}
         try:
             relay.update(await validated(call, side, payload))
@@ -222,8 +225,7 @@ def register_calls(server: EngageSocketServer, services: Services) -> CallServic
     async def media(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, CallMediaChange)
         call, side = await own_call(state, payload.call)
-        if call.state != "accepted":
-            raise CallRefused("call_not_accepted" if call.active else "call_ended")
+        require_accepted(call)
         changed = await calls.change_media(call, payload.media)
         await calls.seen(changed, side, state.sid)
         await calls.log(changed, "media", side)

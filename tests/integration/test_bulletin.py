@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,10 @@ async def test_expired_posts_are_not_listed(node: LiveNode,
     assert [p["post_id"] for p in listed] == [forever["post_id"]]
 
 
+def frozen(at: float) -> Callable[[], float]:
+    return lambda: at
+
+
 async def test_service_rules_and_limit(db: AsyncDatabase[Document],
                                        redis: aioredis.Redis) -> None:
     board = BulletinService(db, redis, clock=lambda: 1_800_000_000.0)
@@ -156,7 +160,7 @@ async def test_service_rules_and_limit(db: AsyncDatabase[Document],
     marketer = StaffSession("s3", "max", Role.MARKETER, "Max", 0.0, 0.0)
     posts = []
     for i in range(5):
-        board.clock = lambda i=i: 1_800_000_000.0 + i
+        board.clock = frozen(1_800_000_000.0 + i)
         posts.append(await board.post(agent, f"note {i}"))
     assert [p["text"] for p in await board.list(limit=3)] == ["note 4", "note 3", "note 2"]
     pinned = await board.pin(posts[0]["post_id"], True, sup)

@@ -17,6 +17,7 @@ from pymongo.errors import AutoReconnect, DuplicateKeyError
 from engage.backends import Document
 from engage.chat import MESSAGES, ChatStore
 from engage.errors import Conflict, InvalidPayload
+from engage.group_commit import GroupInsert
 
 IX = "ix0000000042"
 
@@ -110,11 +111,11 @@ class FailingOnce:
         self.inner = inner
         self.failed = False
 
-    async def insert_one(self, doc: Document) -> Any:
+    async def insert_many(self, docs: list[Document], **options: Any) -> Any:
         if not self.failed:
             self.failed = True
             raise AutoReconnect("primary stepped down")
-        return await self.inner.insert_one(doc)
+        return await self.inner.insert_many(docs, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -123,7 +124,7 @@ class FailingOnce:
 async def test_a_retry_after_a_failed_insert_keeps_its_sequence_number(
         chat: ChatStore, monkeypatch: pytest.MonkeyPatch) -> None:
     first, _ = await chat.send(IX, sender="visitor", name="Ann", client_id=cid(), text="one")
-    monkeypatch.setattr(chat, "_messages", FailingOnce(chat._messages))
+    monkeypatch.setattr(chat, "_inserts", GroupInsert(FailingOnce(chat._messages)))
     retried = cid()
     with pytest.raises(AutoReconnect):
         await chat.send(IX, sender="visitor", name="Ann", client_id=retried, text="two")

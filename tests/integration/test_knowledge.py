@@ -34,7 +34,7 @@ def body(**fields: Any) -> Document:
     return {"category": "Renting", "title": "Rental deposit", "shortcut": "/rentdeposit",
             "tags": ["deposit", "押金"],
             "text": {"en": "Hello {visitor_name}, it is pay one, deposit one.",
-                     "zh": "{visitor_name}您好，租房一般押一付一。"}} | fields
+                     "zh": "{visitor_name}您好，租房一般押一付一。"}} | fields  # noqa: RUF001
 
 
 async def test_crud_with_versions(kb: KnowledgeService) -> None:
@@ -56,7 +56,7 @@ async def test_crud_with_versions(kb: KnowledgeService) -> None:
     assert stale.value.details["current_version"] == 2
     assert (await kb.get(answer_id))["title"] == "Deposit for renting"
     with pytest.raises(InvalidPayload):
-        await kb.update(answer_id, body(), "sup", "2")  # type: ignore[arg-type]
+        await kb.update(answer_id, body(), "sup", "2")
 
     await kb.delete(answer_id)
     for call in (kb.get(answer_id), kb.delete(answer_id),
@@ -75,7 +75,7 @@ async def test_shortcuts_are_unique(kb: KnowledgeService) -> None:
     with pytest.raises(Conflict):
         await kb.update(second["answer_id"], body(title="Another"), "sup", 1)
     assert (await kb.get(second["answer_id"]))["version"] == 1
-    assert [a["answer_id"] for a in await kb.search("/rentdeposit")][0] == first["answer_id"]
+    assert (await kb.search("/rentdeposit"))[0]["answer_id"] == first["answer_id"]
 
 
 async def test_save_refuses_unknown_variables(kb: KnowledgeService) -> None:

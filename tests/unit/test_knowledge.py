@@ -40,7 +40,7 @@ def test_missing_value_renders_its_fallback_and_tidies_the_space() -> None:
     assert render("Hello {visitor_name}!", {"visitor_name": ""}) == "Hello!"
     assert render("Hello {visitor_name}", {}) == "Hello"
     assert render("Dear {visitor_name} and team", {}) == "Dear  and team"  # not before a word
-    assert render("{visitor_name}您好，请问", {}) == "您好，请问"
+    assert render("{visitor_name}您好，请问", {}) == "您好，请问"  # noqa: RUF001
     assert set(VARIABLES.values()) == {""}
 
 
@@ -121,7 +121,7 @@ INDEX = build_index([
     answer("text", title="Moving out", text={"en": "The deposit comes back at move-out."}),
     answer("tags", title="Handover", tags=["Deposit"], text={"zh": "交接验房"}),
     answer("title", title="Rental deposit", category="Renting",
-           text={"en": "Pay one", "zh": "押一付一，押金退还"}),
+           text={"en": "Pay one", "zh": "押一付一，押金退还"}),  # noqa: RUF001
     answer("deposit", title="Purchase", text={"en": "Credited against the down payment"}),
     answer("other", title="Opening hours", text={"en": "9 to 21"}),
 ])
