@@ -21,7 +21,7 @@ import aiohttp
 
 from engage.backends import open_backends
 from engage.config import load
-from engage.embedded import EmbeddedMongo, EmbeddedRedis, free_port
+from engage.embedded import EmbeddedMongo, EmbeddedRedis, free_port, stop_process
 from engage.models import Role
 from engage.services import build_services
 
@@ -73,17 +73,6 @@ async def wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen[b
                 pass
             await asyncio.sleep(0.05)
     raise RuntimeError(f"{url} did not come up within {timeout:.0f}s")
-
-
-def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 15.0) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout)
 
 
 def agent_name(i: int) -> str:

@@ -64,7 +64,6 @@ from bench.engage_node import (  # noqa: E402
     cpu_seconds,
     die_with_parent,
     pct,
-    stop_process,
     wait_http,
 )
 from bench.ingest_load import (  # noqa: E402
@@ -79,7 +78,7 @@ from bench.ingest_load import (  # noqa: E402
     agent_process,
     visitor_process,
 )
-from engage.embedded import free_port  # noqa: E402
+from engage.embedded import free_port, stop_process  # noqa: E402
 
 REFERENCE = """
 import asyncio, sys, uvloop, socketio

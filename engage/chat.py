@@ -13,6 +13,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from engage import keys
 from engage.errors import Conflict, EngageError, InvalidPayload
 from engage.group_commit import GroupInsert
 
@@ -39,7 +40,7 @@ ATTACHMENT_KEYS = ("id", "name", "content_type", "size")
 
 def state_key(ix: str) -> str:
     """Hash: ``seq`` (last allocated), ``c:<client_id>`` -> seq, ``r:<side>:<kind>``."""
-    return f"engage:chat:{ix}"
+    return keys.chat_state(ix)
 
 
 # One hash per conversation keeps the counter and the client ids together, so a Redis data

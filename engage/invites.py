@@ -50,30 +50,6 @@ return redis.call('hsetnx', KEYS[1], 'answer', ARGV[1])
 
 
 # Redis keys (the templates of this service; the prefix is shared with engage.keys).
-def _invite_key(invite_id: str) -> str:
-    return f"{keys.PREFIX}:invite:{invite_id}"
-
-
-def _pending_key(visitor_id: str) -> str:
-    return f"{keys.PREFIX}:invite-pending:{visitor_id}"
-
-
-def _shown_key(day: str, visitor_id: str) -> str:
-    return f"{keys.PREFIX}:invite-shown:{day}:{visitor_id}"
-
-
-def _opt_out_key(visitor_id: str) -> str:
-    return f"{keys.PREFIX}:invite-opt-out:{visitor_id}"
-
-
-def _accepted_key(visitor_id: str) -> str:
-    return f"{keys.PREFIX}:invite-accepted:{visitor_id}"
-
-
-def _converted_key(visit_id: str) -> str:
-    return f"{keys.PREFIX}:invite-converted:{visit_id}"
-
-
 @dataclass(frozen=True)
 class Invite:
     """One invite shown to one visitor."""
@@ -227,7 +203,7 @@ class InviteService:
         if not ids:
             return {}
         day = _day(when or datetime.now(UTC))
-        values = await self._redis.hmget(_shown_key(day, visitor_id), ids)
+        values = await self._redis.hmget(keys.invites_shown(day, visitor_id), ids)
         return {rid: int(v) for rid, v in zip(ids, values, strict=True) if v is not None}
 
     async def consider(self, site_key: str, visitor_id: str,
@@ -241,28 +217,28 @@ class InviteService:
                                                     ctx.now),
             opted_out=ctx.opted_out or await self.opted_out(visitor_id),
             invite_pending=ctx.invite_pending
-            or await self._redis.exists(_pending_key(visitor_id)) > 0)
+            or await self._redis.exists(keys.invite_pending(visitor_id)) > 0)
         rule = choose(rules, ctx)
         if rule is None:
             return None
         invite_id = "inv_" + secrets.token_urlsafe(12)
         # The pending mark is taken first and atomically: two nodes considering the same
         # visitor at once show one invite.
-        if not await self._redis.set(_pending_key(visitor_id), invite_id, nx=True,
+        if not await self._redis.set(keys.invite_pending(visitor_id), invite_id, nx=True,
                                      ex=INVITE_TTL_SECONDS):
             return None
-        shown_key = _shown_key(_day(ctx.now), visitor_id)
+        shown_key = keys.invites_shown(_day(ctx.now), visitor_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(shown_key, rule.rule_id, 1)
             pipe.expire(shown_key, CAP_TTL_SECONDS)
             count, _ = await pipe.execute()
         if int(count) > rule.max_per_day:  # another node showed it meanwhile
             await self._redis.hincrby(shown_key, rule.rule_id, -1)
-            await self._clear_pending(keys=[_pending_key(visitor_id)], args=[invite_id])
+            await self._clear_pending(keys=[keys.invite_pending(visitor_id)], args=[invite_id])
             return None
         invite = Invite(invite_id=invite_id, rule_id=rule.rule_id, queue=rule.queue,
                         channel=rule.channel, text=dict(rule.text), name=rule.name)
-        key = _invite_key(invite_id)
+        key = keys.invite(invite_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={
                 "rule": rule.rule_id, "visitor": visitor_id, "site": site_key,
@@ -274,7 +250,7 @@ class InviteService:
         return invite
 
     async def _load(self, invite_id: str) -> dict[str, str] | None:
-        raw = await self._redis.hgetall(_invite_key(invite_id))
+        raw = await self._redis.hgetall(keys.invite(invite_id))
         return {str(k): str(v) for k, v in raw.items()} if raw else None
 
     @staticmethod
@@ -284,7 +260,7 @@ class InviteService:
 
     async def pending(self, visitor_id: str) -> Invite | None:
         """The invite shown to this visitor and not yet answered, if any."""
-        invite_id = await self._redis.get(_pending_key(visitor_id))
+        invite_id = await self._redis.get(keys.invite_pending(visitor_id))
         if invite_id is None:
             return None
         h = await self._load(str(invite_id))
@@ -299,15 +275,15 @@ class InviteService:
             raise NotFound("no such invite, or it expired")
         if h["visitor"] != visitor_id:
             raise Forbidden("this invite was made to another visitor")
-        answered = int(await self._answer(keys=[_invite_key(invite_id)], args=[action]))
+        answered = int(await self._answer(keys=[keys.invite(invite_id)], args=[action]))
         if answered < 0:
             raise NotFound("no such invite, or it expired")
         if answered == 0:
             raise Conflict("this invite was already answered")
-        await self._clear_pending(keys=[_pending_key(visitor_id)], args=[invite_id])
+        await self._clear_pending(keys=[keys.invite_pending(visitor_id)], args=[invite_id])
         invite = self._invite(invite_id, h)
         if action == "accept":
-            await self._redis.set(_accepted_key(visitor_id), f"{invite.rule_id} {h['site']}",
+            await self._redis.set(keys.invite_accepted(visitor_id), f"{invite.rule_id} {h['site']}",
                                   ex=ACCEPTED_TTL_SECONDS)
             await self._count(invite.rule_id, h["site"], "accepted")
         return invite
@@ -315,12 +291,12 @@ class InviteService:
     async def record_conversion(self, visitor_id: str, visit_id: str) -> bool:
         """Credit a conversion to the rule whose invite the visitor accepted (the latest one,
         within a day), at most once per visit and once per acceptance."""
-        if await self._redis.get(_accepted_key(visitor_id)) is None:
+        if await self._redis.get(keys.invite_accepted(visitor_id)) is None:
             return False
-        if not await self._redis.set(_converted_key(visit_id), visitor_id, nx=True,
+        if not await self._redis.set(keys.invite_converted(visit_id), visitor_id, nx=True,
                                      ex=ACCEPTED_TTL_SECONDS):
             return False
-        taken = await self._redis.getdel(_accepted_key(visitor_id))
+        taken = await self._redis.getdel(keys.invite_accepted(visitor_id))
         if taken is None:  # a concurrent conversion of another visit took it
             return False
         rule_id, _, site_key = str(taken).partition(" ")
@@ -356,16 +332,16 @@ class InviteService:
             {"$set": {"site_key": site_key, "opted_out": opted_out,
                       "updated_at": datetime.now(UTC)}}, upsert=True)
         # An opt-out is kept without expiry; "0" expires, and no key means "ask MongoDB".
-        await self._redis.set(_opt_out_key(visitor_id), "1" if opted_out else "0",
+        await self._redis.set(keys.invite_opt_out(visitor_id), "1" if opted_out else "0",
                               ex=None if opted_out else OPTED_IN_TTL_SECONDS)
         if opted_out:
-            await self._redis.delete(_pending_key(visitor_id))
+            await self._redis.delete(keys.invite_pending(visitor_id))
 
     async def opted_out(self, visitor_id: str) -> bool:
-        flag = await self._redis.get(_opt_out_key(visitor_id))
+        flag = await self._redis.get(keys.invite_opt_out(visitor_id))
         if flag is None:  # Redis lost it (or never knew): MongoDB is the record
             doc = await self._db[PREFS].find_one({"_id": visitor_id}, {"opted_out": 1})
             flag = "1" if doc is not None and bool(doc.get("opted_out")) else "0"
-            await self._redis.set(_opt_out_key(visitor_id), flag,
+            await self._redis.set(keys.invite_opt_out(visitor_id), flag,
                                   ex=None if flag == "1" else OPTED_IN_TTL_SECONDS)
         return str(flag) == "1"

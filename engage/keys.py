@@ -54,3 +54,33 @@ def visitor_state(visitor_id: str) -> str:
 def visitor_active(visitor_id: str) -> str:
     """The visitor's interaction in progress, so a reloaded page resumes it."""
     return f"{PREFIX}:visitor-ix:{visitor_id}"
+
+
+def chat_state(ix: str) -> str:
+    """A conversation's message counter, client ids and receipts (hash)."""
+    return f"{PREFIX}:chat:{ix}"
+
+
+def invite(invite_id: str) -> str:
+    return f"{PREFIX}:invite:{invite_id}"
+
+
+def invite_pending(visitor_id: str) -> str:
+    return f"{PREFIX}:invite-pending:{visitor_id}"
+
+
+def invites_shown(day: str, visitor_id: str) -> str:
+    """Invites shown to a visitor on one UTC day, per rule (hash): the daily caps."""
+    return f"{PREFIX}:invite-shown:{day}:{visitor_id}"
+
+
+def invite_opt_out(visitor_id: str) -> str:
+    return f"{PREFIX}:invite-opt-out:{visitor_id}"
+
+
+def invite_accepted(visitor_id: str) -> str:
+    return f"{PREFIX}:invite-accepted:{visitor_id}"
+
+
+def invite_converted(visit_id: str) -> str:
+    return f"{PREFIX}:invite-converted:{visit_id}"

@@ -268,8 +268,8 @@ class VisitService:
             returning=state.get("returning") == "1", segment=state.get("segment") or None,
             affinity=float(affinity) if affinity else None, struggle=score,
             agents_available=available, now=datetime.now(UTC), shown_today={},
-            opted_out=await self._invites.opted_out(who.visitor_id),
-            in_conversation=False, invite_pending=False)
+            # consider() fills in the caps, the opt-out and a pending invite itself.
+            opted_out=False, in_conversation=False, invite_pending=False)
         return await self._invites.consider(who.site_key, who.visitor_id, ctx)
 
     # -- agents ------------------------------------------------------------------------------

@@ -39,6 +39,11 @@ def invite_json(invite: Invite) -> dict[str, Any]:
             "channel": invite.channel, "text": dict(invite.text)}
 
 
+def check_phone(phone: str) -> None:
+    if not E164.fullmatch(phone):
+        raise InvalidPayload("phone: international format, e.g. +8613800138000", field="phone")
+
+
 def client_context(raw: dict[str, Any]) -> dict[str, Any]:
     """What a visitor may say about their own request: a few short strings, nothing else."""
     out: dict[str, Any] = {}
@@ -150,6 +155,16 @@ def register_visitor(server: EngageSocketServer, services: Services, visits: Vis
         await services.invites.set_opt_out(who.site_key, who.visitor_id, payload.opted_out)
         return {"opted_out": payload.opted_out}
 
+    async def keep_request(state: SocketState, collection: str, prefix: str,
+                           queue: str | None, fields: dict[str, Any]) -> str:
+        """A message or callback request for staff to follow up, stored as it came."""
+        who = visitor(state)
+        doc = {"_id": prefix + secrets.token_urlsafe(12), "site": who.site_key,
+               "visitor": who.visitor_id, "customer": who.customer_id,
+               "queue": await queue_for(state, queue), **fields, "created_at": time.time()}
+        await services.backends.db[collection].insert_one(doc)
+        return str(doc["_id"])
+
     @server.handle(VISITOR_NS, "contact.message")
     async def leave_message(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, LeaveMessage)
@@ -157,30 +172,17 @@ def register_visitor(server: EngageSocketServer, services: Services, visits: Vis
             raise InvalidPayload("give an email address or a phone number to answer to")
         if payload.email and not EMAIL.fullmatch(payload.email):
             raise InvalidPayload("the email address does not look right", field="email")
-        if payload.phone and not E164.fullmatch(payload.phone):
-            raise InvalidPayload("phone: international format, e.g. +8613800138000",
-                                 field="phone")
-        who = visitor(state)
-        queue = await queue_for(state, payload.queue)
-        doc = {"_id": "msg_" + secrets.token_urlsafe(12),
-               "site": who.site_key, "visitor": who.visitor_id, "customer": who.customer_id,
-               "queue": queue, "name": payload.name, "email": payload.email,
-               "phone": payload.phone, "text": payload.text, "status": "new",
-               "created_at": time.time()}
-        await services.backends.db.visitor_messages.insert_one(doc)
-        return {"message_id": doc["_id"]}
+        if payload.phone:
+            check_phone(payload.phone)
+        message_id = await keep_request(state, "visitor_messages", "msg_", payload.queue, {
+            "name": payload.name, "email": payload.email, "phone": payload.phone,
+            "text": payload.text, "status": "new"})
+        return {"message_id": message_id}
 
     @server.handle(VISITOR_NS, "contact.callback")
     async def callback(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, CallbackRequest)
-        if not E164.fullmatch(payload.phone):
-            raise InvalidPayload("phone: international format, e.g. +8613800138000",
-                                 field="phone")
-        who = visitor(state)
-        queue = await queue_for(state, payload.queue)
-        doc = {"_id": "cb_" + secrets.token_urlsafe(12),
-               "site": who.site_key, "visitor": who.visitor_id, "customer": who.customer_id,
-               "queue": queue, "name": payload.name, "phone": payload.phone,
-               "status": "requested", "created_at": time.time()}
-        await services.backends.db.callback_requests.insert_one(doc)
-        return {"callback_id": doc["_id"]}
+        check_phone(payload.phone)
+        callback_id = await keep_request(state, "callback_requests", "cb_", payload.queue, {
+            "name": payload.name, "phone": payload.phone, "status": "requested"})
+        return {"callback_id": callback_id}
