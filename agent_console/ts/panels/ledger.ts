@@ -1,0 +1,8 @@
+/** The ledger panel of the agent console (skeleton: filled by its owner). */
+
+import type { ConsoleBus } from "../console_bus";
+
+export function mountLedger(bus: ConsoleBus, el: HTMLElement): void {
+  void bus;
+  el.dataset["panel"] = "ledger";
+}
