@@ -135,7 +135,8 @@ export function announcementLog(): AnnouncementLog {
 // -- HTTP -----------------------------------------------------------------------------
 
 /** A same-origin JSON call answered like an ack; a 401 sends the user to sign in. */
-export async function api<T extends object>(method: "GET" | "POST" | "PUT", path: string,
+export async function api<T extends object>(method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
+                                             path: string,
                                              body?: object): Promise<Ack<T>> {
   const init: RequestInit = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
   if (body !== undefined) {
