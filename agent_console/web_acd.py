@@ -1,4 +1,4 @@
-"""ACD over HTTP: queue configuration, headless interaction creation, live queue status."""
+"""ACD over HTTP: queue configuration, headless interactions, live queue and agent status."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ def add_acd_routes(routes: StaffRoutes) -> None:
                         "longest_wait_seconds": 0 if oldest is None else (now - oldest) / 1000})
         return web.json_response({"ok": True, "queues": out,
                                   "agents": await store.agents_by_state()})
+
+    @routes.route("GET", "/api/agents", STAFF)
+    async def list_agents(request: web.Request, session: StaffSession) -> web.StreamResponse:
+        """Who could take a transfer: every agent's state and the channels it could take."""
+        return web.json_response({"ok": True, "agents": await services.acd.roster()})
 
     @routes.route("PUT", "/api/admin/queues/{queue_id}", {Role.ADMIN})
     async def save_queue(request: web.Request, session: StaffSession) -> web.StreamResponse:

@@ -13,9 +13,10 @@ import orjson
 
 from engage.acd_store import AcdError, AcdStore, Outcome, now_ms
 from engage.metrics import Metrics
+from engage.models import Role
 from engage.profiles import ProfileDirectory
 from engage.queues import QueueDirectory
-from engage.routing import Channel, eligible, estimated_wait
+from engage.routing import ROUTABLE_STATES, Channel, can_take, eligible, estimated_wait
 from engage.staff import StaffDirectory
 from engage.tasks import cancel_and_wait
 
@@ -23,6 +24,9 @@ log = logging.getLogger("engage.acd")
 
 DEFAULT_AHT_SECONDS = 180.0
 ROUTE_BATCH = 20
+# Agent pushes that carry a deadline (``deadline_ms``) the console counts down.
+TIMED_PUSHES = frozenset({"offer", "consult_offer", "wrap_up"})
+EVENT_STREAM_MAXLEN = 1_000_000  # as the Lua scripts' own entries
 
 
 class AcdNotifier(Protocol):
@@ -106,6 +110,9 @@ class Acd:
                 if customer and customer not in profiles:
                     profiles[customer] = await self.profiles.summary(customer)
                 data["profile"] = profiles.get(customer)
+            if event in TIMED_PUSHES:
+                # The sender's clock, so a console counts down deadlines on the server's time.
+                data["server_ms"] = now_ms()
             if note["to"] == "agent":
                 await self.notifier.to_agent(target, event, data)
             elif note["to"] == "ix":
@@ -186,8 +193,15 @@ class Acd:
     async def complete(self, ix: str, username: str, actor: str) -> None:
         await self._run("complete", ix, username, actor)
 
-    async def wrap_up(self, username: str, ix: str, disposition: str) -> None:
+    async def wrap_up(self, username: str, ix: str, disposition: str, note: str = "") -> None:
         await self._run("wrap", ix, username, disposition)
+        if note:
+            # Beside the transition in the interaction's history (kind "note": KPIs skip it).
+            await self.store.redis.xadd(
+                self.store.key("events"),
+                {"kind": "note", "ix": ix, "agent": username, "note": note,
+                 "disposition": disposition, "at": str(now_ms())},
+                maxlen=EVENT_STREAM_MAXLEN, approximate=True)
 
     async def abandon(self, ix: str, reason: str = "customer_left") -> None:
         await self._run("abandon", ix, reason)
@@ -242,20 +256,65 @@ class Acd:
         return str(outcome.fields.get("state"))
 
     async def agent_view(self, username: str) -> dict[str, Any]:
-        """Everything a console needs to rebuild itself after a reload."""
+        """Everything a console needs to rebuild itself after a reload: offers with their
+        deadlines, conversations, consultations and wrap-ups (with theirs), on server time."""
         agent = await self.store.agent(username)
         items = []
+        profiles: dict[str, Any] = {}
         for ix in await self.store.agent_interactions(username):
             h = await self.store.interaction(ix)
-            if h:
-                items.append({"interaction": ix, "state": h.get("state"),
-                              "queue": h.get("queue"), "channel": h.get("channel"),
-                              "customer": h.get("customer"),
-                              "context": orjson.loads(h.get("context") or "{}"),
-                              "consult": h.get("consult", "")})
+            if not h:
+                continue
+            consulting = h.get("consult", "") == username
+            item: dict[str, Any] = {
+                "interaction": ix, "state": h.get("state"), "queue": h.get("queue"),
+                "channel": h.get("channel"), "customer": h.get("customer"),
+                "visitor": h.get("visitor", ""),
+                "context": orjson.loads(h.get("context") or "{}"),
+                "consult": h.get("consult", ""), "consult_state": h.get("consult_state", ""),
+                "agent": h.get("agent", ""),
+                "answered_ms": int(h.get("answered_ms") or 0),
+                "ended_ms": int(h.get("ended_ms") or 0)}
+            if h.get("state") == "offered":
+                item["deadline_ms"] = int(h.get("offer_deadline") or 0)
+            elif consulting and h.get("consult_state") == "offered":
+                score = await self.store.redis.zscore(self.store.key("consults"), ix)
+                item["deadline_ms"] = int(score or 0)
+            elif h.get("state") == "wrap_up":
+                item["deadline_ms"] = int(h.get("wrap_deadline") or 0)
+            customer = h.get("customer", "")
+            waiting = h.get("state") == "offered" or (
+                consulting and h.get("consult_state") == "offered")
+            if waiting:  # as the offer push carries it
+                if customer and self.profiles is not None and customer not in profiles:
+                    profiles[customer] = await self.profiles.summary(customer)
+                item["profile"] = profiles.get(customer)
+            items.append(item)
         return {"state": agent.get("state", "offline"), "reason": agent.get("reason", ""),
                 "queues": [q for q in agent.get("queues", "").split(",") if q],
-                "interactions": items}
+                "interactions": items, "server_ms": now_ms()}
+
+    async def roster(self) -> list[dict[str, Any]]:
+        """Agents (and supervisors, who may take work) with their ACD state and the channels
+        each could take one more of right now: the targets of a transfer."""
+        users = [u for u in await self.staff.list()
+                 if not u.disabled and u.role in (Role.AGENT, Role.SUPERVISOR)]
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hgetall(self.store.key("agent", user.username))
+            hashes = await pipe.execute()
+        out = []
+        for user, raw in zip(users, hashes, strict=True):
+            h = {_text(k): _text(v) for k, v in raw.items()}
+            state = h.get("state", "offline")
+            routable = state in ROUTABLE_STATES and h.get("connected") == "1"
+            # The default capacity rules: the ones engage.services gives the Lua scripts.
+            load = {c.value: int(h.get(f"load:{c.value}") or 0) for c in Channel}
+            out.append({"username": user.username, "display_name": user.display_name,
+                        "state": state, "reason": h.get("reason", ""),
+                        "connected": h.get("connected") == "1",
+                        "takes": [c for c in load if routable and can_take(load, c)]})
+        return out
 
     # -- timers ------------------------------------------------------------------------------
     async def sweep(self) -> None:
@@ -279,3 +338,7 @@ class Acd:
                 0 if oldest is None else (now - oldest) / 1000)
         for state, count in (await self.store.agents_by_state()).items():
             self.metrics.agents.labels(state).set(count)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

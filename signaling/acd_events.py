@@ -13,6 +13,7 @@ from engage.lifecycle import TERMINAL
 from engage.models import Role
 from signaling.schemas import (
     AGENT_NS,
+    DISPOSITIONS,
     VISITOR_NS,
     InteractionRef,
     Payload,
@@ -123,7 +124,8 @@ def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier)
 
     @handler("acd.status")
     async def status(state: SocketState, payload: Payload) -> dict[str, Any]:
-        return await acd.agent_view(agent(state))
+        # The disposition codes travel with the view: the console never keeps its own copy.
+        return {**await acd.agent_view(agent(state)), "dispositions": list(DISPOSITIONS)}
 
     @handler("acd.state")
     async def set_state(state: SocketState, payload: Payload) -> dict[str, Any]:
@@ -153,7 +155,7 @@ def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier)
     @handler("acd.wrap_up")
     async def wrap_up(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, WrapUp)
-        await acd.wrap_up(agent(state), payload.interaction, payload.disposition)
+        await acd.wrap_up(agent(state), payload.interaction, payload.disposition, payload.note)
         return {}
 
     @handler("acd.transfer")

@@ -1,0 +1,216 @@
+/**
+ * The chat of one conversation, on the agent's side of the wire: the message log, the outbox
+ * (kept in localStorage and re-sent with the same client_id until acked, so nothing typed is
+ * lost across reconnects or reloads), `chat.sync` from the last seq seen on every connect and
+ * gap, typing both ways (throttled), delivered/read receipts. Drives a ChatView.
+ */
+
+import { CLIENT_CODES } from "../../signaling/client/ack";
+import { ChatLog, type PendingMessage } from "../../signaling/client/chat_log";
+import { Outbox, type StorageLike } from "../../signaling/client/outbox";
+import { CHAT_TEXT_MAX, type ChatMessage, parseChatMessage } from "../../signaling/client/visitor";
+import { ChatView } from "./conversation_view";
+import { uuid } from "./shell_context";
+import { type AgentPushes, agentCall, sideReceipts } from "./shell_protocol";
+import type { Socket } from "../../signaling/client/protocol";
+
+export const TYPING_EVERY_MS = 3000;
+export const TYPING_IDLE_MS = 4000;
+const VISITOR_TYPING_TIMEOUT_MS = 15_000;
+
+export function outboxPrefix(username: string): string {
+  return `engage.console.${username}.outbox.`;
+}
+
+export interface ChatDeps {
+  socket: Socket;
+  storage: StorageLike | null;
+  username: string;
+  /** The visitor's name as the agent knows it (typing line, log label). */
+  peer: string;
+  /** The conversation is on screen and the page visible: visitor messages count as read. */
+  seen(): boolean;
+  /** Whether this agent writes in it (the owner while connected) or only reads. */
+  writer(): boolean;
+  onVisitorMessage(message: ChatMessage): void;
+}
+
+export class AgentChat {
+  readonly log = new ChatLog("agent");
+  readonly view: ChatView;
+  private readonly outbox: Outbox;
+  private readonly inflight = new Set<string>();
+  private syncing = false;
+  private syncAgain = false;
+  private typingSentAt = 0;
+  private typingIdle: ReturnType<typeof setTimeout> | undefined;
+  private visitorTyping: ReturnType<typeof setTimeout> | undefined;
+  private deliveredSent = 0;
+  private readSent = 0;
+  private disposed = false;
+
+  constructor(readonly interaction: string, private readonly deps: ChatDeps, consultant: boolean) {
+    this.outbox = new Outbox(deps.storage, interaction, outboxPrefix(deps.username));
+    this.view = new ChatView(deps.peer, consultant ? "colleague" : "own", {
+      send: (text) => this.send(text),
+      typing: () => this.typing(),
+    });
+    for (const pending of this.outbox.list()) this.log.addPending(pending, "");
+    this.render();
+  }
+
+  /** Everything after the last seq seen, then the outbox again. Runs on every (re)connect. */
+  async sync(): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    const socket = this.deps.socket;
+    if (!socket.connected || this.disposed) return;
+    this.syncing = true;
+    try {
+      const ack = await agentCall(socket, "chat.sync", { interaction: this.interaction, after_seq: this.log.lastSeq });
+      if (ack.ok && !this.disposed) {
+        for (const raw of Array.isArray(ack.messages) ? ack.messages : []) {
+          const message = parseChatMessage(raw);
+          if (message !== null) this.log.merge(message);
+        }
+        if (typeof ack.last_seq === "number") this.log.syncedTo(ack.last_seq);
+        this.log.setReceipts(sideReceipts(ack.receipts, "visitor"));
+        this.render();
+        this.acknowledge();
+      }
+    } finally {
+      this.syncing = false;
+    }
+    this.resend();
+    if (this.syncAgain) {
+      this.syncAgain = false;
+      await this.sync();
+    }
+  }
+
+  onMessage(message: ChatMessage): void {
+    if (!this.log.merge(message)) return;
+    if (message.from === "visitor") {
+      this.setTypingLine(false);
+      this.deps.onVisitorMessage(message);
+    }
+    this.render();
+    this.acknowledge();
+    if (this.log.hasGap) void this.sync();
+  }
+
+  onTyping(push: AgentPushes["chat.typing"]): void {
+    if (push.from === "visitor") this.setTypingLine(push.typing);
+  }
+
+  onReceipt(push: AgentPushes["chat.receipt"]): void {
+    if (push.by !== "visitor") return;
+    this.log.setReceipts(push);
+    this.render();
+  }
+
+  /** `delivered` for new visitor messages, `read` once they are on screen (owner only). */
+  acknowledge(): void {
+    const socket = this.deps.socket;
+    const last = this.log.lastPeerSeq();
+    if (!socket.connected || last === 0 || !this.deps.writer()) return;
+    if (last > this.deliveredSent) {
+      this.deliveredSent = last;
+      void agentCall(socket, "chat.receipt", { interaction: this.interaction, seq: last, kind: "delivered" });
+    }
+    if (last > this.readSent && this.deps.seen()) {
+      this.readSent = last;
+      void agentCall(socket, "chat.receipt", { interaction: this.interaction, seq: last, kind: "read" });
+    }
+  }
+
+  send(text: string): void {
+    if (!this.deps.writer()) return;
+    const pending: PendingMessage = { client_id: uuid(), text: text.slice(0, CHAT_TEXT_MAX), at: Date.now() };
+    this.outbox.add(pending);
+    this.log.addPending(pending, "");
+    this.render();
+    this.stopTyping();
+    void this.emit(pending);
+  }
+
+  /** The conversation left the connected state: nobody is typing in it any more. */
+  quiet(): void {
+    this.stopTyping();
+    this.setTypingLine(false);
+  }
+
+  /** The conversation ended for good: what is still unsent can never be sent. */
+  finish(): void {
+    this.outbox.clear();
+    this.dispose();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.stopTyping();
+    clearTimeout(this.visitorTyping);
+  }
+
+  private resend(): void {
+    for (const pending of this.outbox.list()) void this.emit(pending);
+  }
+
+  private async emit(pending: PendingMessage): Promise<void> {
+    const socket = this.deps.socket;
+    if (!socket.connected || this.inflight.has(pending.client_id) || this.disposed) return;
+    this.inflight.add(pending.client_id);
+    const ack = await agentCall(socket, "chat.send", { interaction: this.interaction, client_id: pending.client_id,
+                                                       text: pending.text });
+    this.inflight.delete(pending.client_id);
+    if (ack.ok) {
+      this.outbox.remove(pending.client_id);
+      this.log.acked(pending.client_id, ack.seq, typeof ack.at === "number" ? ack.at : Date.now());
+      this.render();
+      if (this.log.hasGap) void this.sync();
+      return;
+    }
+    if (ack.code === CLIENT_CODES.timeout || ack.code === CLIENT_CODES.disconnected) return;  // next connect
+    if (ack.code === "rate_limited") {
+      setTimeout(() => void this.emit(pending), Math.max(1, ack.retry_after ?? 2) * 1000);
+      return;
+    }
+    this.outbox.remove(pending.client_id);  // refused for good: say so, never retry
+    this.log.failed(pending.client_id);
+    this.render();
+  }
+
+  private typing(): void {
+    const socket = this.deps.socket;
+    if (!socket.connected || !this.deps.writer()) return;
+    const now = Date.now();
+    if (now - this.typingSentAt >= TYPING_EVERY_MS) {
+      this.typingSentAt = now;
+      void agentCall(socket, "chat.typing", { interaction: this.interaction, typing: true });
+    }
+    clearTimeout(this.typingIdle);
+    this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
+  }
+
+  private stopTyping(): void {
+    clearTimeout(this.typingIdle);
+    if (this.typingSentAt === 0) return;
+    this.typingSentAt = 0;
+    if (this.deps.socket.connected) {
+      void agentCall(this.deps.socket, "chat.typing", { interaction: this.interaction, typing: false });
+    }
+  }
+
+  private setTypingLine(typing: boolean): void {
+    clearTimeout(this.visitorTyping);
+    this.view.setTyping(typing ? `${this.deps.peer} is typing…` : "");
+    // A lost "stopped typing" must not leave the line up for ever.
+    if (typing) this.visitorTyping = setTimeout(() => this.view.setTyping(""), VISITOR_TYPING_TIMEOUT_MS);
+  }
+
+  private render(): void {
+    this.view.render(this.log.entries(), (entry) => this.log.delivery(entry));
+  }
+}
