@@ -238,11 +238,28 @@ local function finish_wrap(ix, h, disposition, reason, actor)
   redis.call('EXPIRE', ixkey(ix), 86400)
 end
 
+-- Ends a consultation without handing over: the consulted colleague is let go.
+local function release_consult(ix, h, by)
+  local target = h.consult or ''
+  if target == '' then return end
+  redis.call('HDEL', ixkey(ix), 'consult', 'consult_state')
+  redis.call('ZREM', key('consults'), ix)
+  add_load(target, h.channel, -1)
+  redis.call('SREM', key('agent', target, 'ix'), ix)
+  refresh_agent(target)
+  log_ix(ix, h, 'connected', 'connected', 'consult_cancelled:' .. target, by)
+  notify('agent', target, 'consult_cancelled', {interaction = ix})
+  notify('agent', h.agent, 'consult_cancelled', {interaction = ix})
+  h.consult, h.consult_state = nil, nil
+end
+
 local function complete(ix, a, actor)
   local h = hgetall(ixkey(ix))
   if h.state ~= 'connected' then return fail('not_connected') end
   if a ~= '' and h.agent ~= a then return fail('not_your_interaction') end
   a = h.agent
+  -- Ending the conversation (agent or visitor) must not leave a colleague holding it.
+  release_consult(ix, h, actor)
   local cfg = hgetall(key('q', h.queue))
   redis.call('HSET', ixkey(ix), 'ended_ms', NOW)
   set_ix_state(ix, h, 'wrap_up', 'completed', actor)

@@ -33,6 +33,7 @@ end
 local function transfer_queue(ix, a, target)
   local h, refused = held_by(ix, a, 'connected')
   if not h then return refused end
+  if (h.consult or '') ~= '' then return fail('consult_in_progress') end
   local tcfg = hgetall(key('q', target))
   if tcfg.strategy == nil then return fail('unknown_queue') end
   add_load(a, h.channel, -1)
@@ -53,6 +54,7 @@ end
 local function transfer_agent(ix, a, target)
   local h, refused = held_by(ix, a, 'connected')
   if not h then return refused end
+  if (h.consult or '') ~= '' then return fail('consult_in_progress') end
   if target == a then return fail('same_agent') end
   local tg = hgetall(agkey(target))
   if not routable(tg) or not can_take(tg, h.channel) then return fail('agent_unavailable') end
@@ -108,9 +110,9 @@ local function consult_end(ix, by, complete_it)
   if by ~= h.agent and by ~= target and by ~= 'system' then return fail('not_your_interaction') end
   -- Checked before any write: a refused completion must leave the consultation as it was.
   if complete_it and h.consult_state ~= 'accepted' then return fail('consult_not_accepted') end
-  redis.call('HDEL', ixkey(ix), 'consult', 'consult_state')
-  redis.call('ZREM', key('consults'), ix)
   if complete_it then
+    redis.call('HDEL', ixkey(ix), 'consult', 'consult_state')
+    redis.call('ZREM', key('consults'), ix)
     local previous = h.agent
     add_load(previous, h.channel, -1)
     redis.call('SREM', key('agent', previous, 'ix'), ix)
@@ -122,12 +124,7 @@ local function consult_end(ix, by, complete_it)
     notify('agent', target, 'transfer_completed', {interaction = ix, from_agent = previous})
     notify('ix', ix, 'connected', {agent = target})
   else
-    add_load(target, h.channel, -1)
-    redis.call('SREM', key('agent', target, 'ix'), ix)
-    refresh_agent(target)
-    log_ix(ix, h, 'connected', 'connected', 'consult_cancelled:' .. target, by)
-    notify('agent', target, 'consult_cancelled', {interaction = ix})
-    notify('agent', h.agent, 'consult_cancelled', {interaction = ix})
+    release_consult(ix, h, by)
   end
   return result({ok = true})
 end

@@ -375,6 +375,26 @@ async def test_warm_transfer_keeps_the_interaction_and_its_context(floor: Floor)
     assert (await floor.store.agent("bob"))["load:chat"] == "0"
 
 
+async def test_ending_a_conversation_under_consultation_lets_the_colleague_go(
+        floor: Floor) -> None:
+    alice = await floor.agent("alice")
+    visitor = await floor.visitor()
+    ix = await connected_chat(floor, alice, visitor, {"reason": "order D-4"})
+    bob = await floor.agent("bob")
+    await alice.ok("acd.transfer", {"interaction": ix, "to_agent": "bob", "mode": "warm"})
+    await bob.expect("consult_offer", interaction=ix)
+    await bob.ok("acd.consult_accept", {"interaction": ix})
+    # A cold transfer on top of a consultation would leave two hand-overs running.
+    await alice.refused("acd.transfer", {"interaction": ix, "to_queue": "support"},
+                        "consult_in_progress")
+    await visitor.ok("contact.cancel", {"interaction": ix})  # the visitor ends the chat
+    await bob.expect("consult_cancelled", interaction=ix)
+    await alice.expect("consult_cancelled", interaction=ix)
+    assert await bob.interactions() == []
+    assert (await floor.store.agent("bob"))["load:chat"] == "0"
+    assert (await floor.store.interaction(ix))["state"] == "wrap_up"
+
+
 # -- capacity --------------------------------------------------------------------------------
 
 async def test_a_fourth_chat_goes_to_another_agent(floor: Floor) -> None:
