@@ -36,6 +36,9 @@ def add_analysis_routes(routes: StaffRoutes) -> None:
     async def suggestions(request: web.Request, session: StaffSession) -> web.StreamResponse:
         answer = await services.suggestions.for_customer(
             request.match_info["customer_id"], language(request.query.get("lang")))
+        if answer.get("suggestions"):
+            # What was already offered, accepted or declined, so the console shows it.
+            answer["feedback"] = await services.feedback.recorded(str(answer["customer"]))
         return web.json_response(answer)
 
     @routes.route("POST", "/api/suggestions/feedback", GIVING_FEEDBACK)

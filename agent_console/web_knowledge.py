@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import orjson
 from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes, json_object
 from engage.bulletin import POST_ID_RE
-from engage.errors import InvalidPayload, NotFound
+from engage.chat import IX_RE
+from engage.errors import Forbidden, InvalidPayload, NotFound
 from engage.knowledge import ANSWER_ID_RE
 from engage.models import Role, StaffSession
+from engage.services import Services
 
 READERS = {Role.AGENT, Role.SUPERVISOR, Role.ADMIN, Role.MARKETER}
 EDITORS = {Role.SUPERVISOR, Role.ADMIN}
@@ -77,16 +80,54 @@ def _add_answer_routes(routes: StaffRoutes) -> None:
         await knowledge.delete(_answer_id(request))
         return web.json_response({"ok": True})
 
-    # Rendering changes nothing, so whoever may read answers may render them.
+    # Rendering changes nothing, so whoever may read answers may render them; naming an
+    # interaction (to fill in its site, queue, visitor and customer) needs access to it.
     @routes.route("POST", "/api/knowledge/{answer_id}/render", READERS)
     async def render(request: web.Request, session: StaffSession) -> web.StreamResponse:
         answer_id = _answer_id(request)
         body = await json_object(request)
         values = body.get("values", {})
-        if isinstance(values, dict) and "agent_name" not in values:
-            values = {**values, "agent_name": session.display_name}  # the one asking is sending
+        if isinstance(values, dict):
+            if "agent_name" not in values:
+                values = {**values, "agent_name": session.display_name}  # the one sending
+            if body.get("interaction") is not None:
+                known = await _interaction_values(routes.services, body["interaction"], session)
+                values = {**known, **{k: v for k, v in values.items() if v or k not in known}}
         rendered = await knowledge.render(answer_id, body.get("lang", "zh"), values)
         return web.json_response({"ok": True, **rendered})
+
+
+async def _interaction_values(services: Services, ix: object, session: StaffSession
+                              ) -> dict[str, str]:
+    """Variables an interaction fills in, for its agent (or consultant) and supervisors."""
+    if not isinstance(ix, str) or not IX_RE.fullmatch(ix):
+        raise InvalidPayload("interaction: an interaction id", field="interaction")
+    h = await services.acd.store.interaction(ix)
+    if not h:
+        raise NotFound("no such interaction", interaction=ix)
+    if session.role not in MODERATORS and session.username not in (h.get("agent"),
+                                                                   h.get("consult")):
+        raise Forbidden("this interaction is not yours")
+    site = services.sites.get(h.get("site", ""))
+    queue = h.get("queue", "")
+    try:
+        queue = services.queues.get(queue).name if queue else ""
+    except NotFound:
+        pass
+    try:
+        context = orjson.loads(h.get("context") or "{}")
+    except orjson.JSONDecodeError:
+        context = {}
+    client = context.get("client") if isinstance(context, dict) else None
+    visitor = client.get("name") if isinstance(client, dict) else None
+    customer = None
+    if h.get("customer"):
+        customer = await services.backends.db.customers.find_one({"_id": h["customer"]},
+                                                                 {"name": 1})
+    values = {"site_name": site.name if site is not None else "", "queue_name": queue,
+              "visitor_name": visitor if isinstance(visitor, str) else "",
+              "customer_name": str((customer or {}).get("name") or "")}
+    return {k: v for k, v in values.items() if v}
 
 
 def _add_bulletin_routes(routes: StaffRoutes) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage.analysis_store import AnalysisStore
@@ -28,6 +28,7 @@ OUTCOMES = ("offered", "accepted", "declined", "converted")
 RULE = re.compile(r"([A-Za-z0-9_.:\-]{1,64})->([A-Za-z0-9_.:\-]{1,64})")
 LABEL = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 BATCH = 5_000
+RECORDED_MAX = 500  # feedback rows read for one customer's console view
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
@@ -154,6 +155,27 @@ class FeedbackService:
         entry.pop("_id", None)
         entry["at"] = entry["at"].isoformat()
         return entry
+
+    async def recorded(self, customer_id: str, limit: int = RECORDED_MAX) -> dict[str, Document]:
+        """What staff recorded for this customer's offers outside campaigns, per product:
+        every outcome seen and the latest entry (who, when) - so a console shows an offer as
+        already made, accepted or declined."""
+        customer = check_customer_id(customer_id)
+        cursor = self._feedback.find(
+            {"customer_id": customer},
+            {"product": 1, "outcome": 1, "actor": 1, "at": 1, "campaign": 1}).sort(
+            [("at", DESCENDING), ("_id", DESCENDING)]).limit(max(1, min(limit, RECORDED_MAX)))
+        out: dict[str, Document] = {}
+        async for row in cursor:
+            if row.get("campaign"):  # a campaign's outcome belongs to its list, not the console
+                continue
+            at = row.get("at")
+            entry = out.setdefault(str(row.get("product")), {
+                "outcomes": [], "last": row.get("outcome"), "by": row.get("actor"),
+                "at": at.isoformat() if isinstance(at, datetime) else at})
+            if row.get("outcome") not in entry["outcomes"]:
+                entry["outcomes"].append(row.get("outcome"))
+        return out
 
     async def uplift(self, since: datetime | None = None) -> Document:
         """The uplift table over feedback since ``since`` (all when None)."""

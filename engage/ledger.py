@@ -33,6 +33,7 @@ from engage.ledger_policy import (
     check_changes,
     check_note,
     check_version,
+    field_spec,
     iso,
     ledger_version,
     plain,
@@ -160,6 +161,10 @@ class LedgerService:
             "updated_ms": doc.get("ledger_updated_ms"),
             "updated_by": doc.get("ledger_updated_by"),
             "customer": profile, "editable": sorted(EDITABLE[role]),
+            # How to edit each editable field, and which shown values are only partly shown
+            # (a form must never offer a masked value for editing).
+            "fields": {f: field_spec(f) for f in sorted(EDITABLE[role])},
+            "masked": sorted(f for f in view.masked if f in profile),
             "transactions": await self._purchases(cid),
             "interactions": await self._contacts(cid, view)}
         if view.notes:

@@ -123,6 +123,24 @@ def visible_change(change: Mapping[str, Any], role: Role) -> dict[str, Any]:
     return out
 
 
+def field_spec(field: str) -> dict[str, Any]:
+    """How a form edits one field: its input kind and the values :func:`normalise` accepts
+    (a console builds its inputs from this rather than keeping its own copy of the rules)."""
+    if field in OPT_OUTS:
+        return {"type": "bool"}
+    if field == "household_size":
+        return {"type": "int", "min": 1, "max": 20, "optional": True}
+    if field in ("membership", "preferred_language"):
+        return {"type": "choice",
+                "choices": list(MEMBERSHIPS if field == "membership" else LANGUAGES)}
+    if field in ("phone", "email"):
+        return {"type": "tel" if field == "phone" else "email", "max": 32 if field == "phone"
+                else 254}
+    longest = {"segment": 40, "origin_channel": 30, "age_band": 16, "income_band": 16}
+    return {"type": "text", "max": longest.get(field, TEXT_MAX.get(field, 100)),
+            "required": field == "name"}
+
+
 def check_version(raw: object) -> int:
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
         raise InvalidPayload("version: the ledger version the edit was made on (0 or more)",

@@ -127,13 +127,13 @@ class VisitService:
             upsert=True)
         segment, affinity = await self._profile(who.customer_id)
         landing = sanitize_url(str(page.get("url", "")), settings.sensitive_params)
+        referrer = sanitize_url(str(page.get("referrer", "")), settings.sensitive_params)
         await self.trail.open_visit({
             "_id": visit_id, "visitor": who.visitor_id, "site": who.site_key,
             "customer": who.customer_id, "started_at": now, "last_seen_ms": now_ms(),
-            "landing": landing, "referrer": sanitize_url(str(page.get("referrer", "")),
-                                                         settings.sensitive_params),
-            "pages": 0, "returning": visits > 1})
+            "landing": landing, "referrer": referrer, "pages": 0, "returning": visits > 1})
         state = {"visit": visit_id, "site": who.site_key, "customer": who.customer_id,
+                 "landing": landing, "referrer": referrer, "started_ms": str(now_ms()),
                  "returning": "1" if visits > 1 else "0", "segment": segment,
                  "affinity": "" if affinity is None else repr(affinity), "pages": "0",
                  "seq": "0", "page_url": landing, "page_since": str(now_ms()),
@@ -289,5 +289,7 @@ class VisitService:
         return {"visitor": visitor_id, "visit": visit, "page": {
             "url": state.get("page_url", ""), "title": state.get("page_title", "")},
             "pages": int(state.get("pages") or 0), "returning": state.get("returning") == "1",
+            "landing": state.get("landing", ""), "referrer": state.get("referrer", ""),
+            "started_ms": int(state.get("started_ms") or 0),
             "score": round(help_policy.score(struggle, now_ms()), 2),
             "signals": list(struggle.reasons), "trail": trail}
