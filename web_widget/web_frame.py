@@ -26,6 +26,13 @@ def frame_csp(parent_origin: str) -> str:
             "object-src 'none'")
 
 
+# The loader's iframe delegates these with `allow="microphone; camera; autoplay; ..."`; the
+# frame page grants them to itself only (calls, after the visitor's click) and nothing else
+# powerful to anyone.
+FRAME_PERMISSIONS = ("camera=(self), microphone=(self), autoplay=(self), display-capture=(), "
+                     "geolocation=(), payment=(), usb=()")
+
+
 def add_frame_routes(table: web.RouteTableDef, services: Services) -> None:
     @table.get("/widget/frame")
     async def frame(request: web.Request) -> web.StreamResponse:
@@ -42,4 +49,5 @@ def add_frame_routes(table: web.RouteTableDef, services: Services) -> None:
             lang=lang if lang in LANGS else "en", title=TITLES.get(lang, TITLES["en"]))
         return web.Response(text=body, content_type="text/html", headers={
             "Content-Security-Policy": frame_csp(parent), "Cache-Control": "no-store",
-            "Referrer-Policy": "strict-origin-when-cross-origin"})
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+            "Permissions-Policy": FRAME_PERMISSIONS})

@@ -5,6 +5,7 @@
  */
 
 import { type Ack, type AckEmitter, DEFAULT_TIMEOUT_MS, callWithAck } from "./ack";
+import { CALL_PUSH_EVENTS, CALL_PUSH_GUARDS, type CallPushes, type CallRequests } from "./call_protocol";
 
 export type Lang = "en" | "zh";
 export const LANGS: readonly Lang[] = ["en", "zh"];
@@ -238,7 +239,8 @@ export interface ContactRequestPayload {
   invite?: string;
 }
 
-export interface VisitorRequests {
+/** The visitor's requests; the `call.*` ones (PROTOCOL.md §7) are shared with /agent. */
+export interface VisitorRequests extends CallRequests {
   "visit.hello": { payload: { page: PageInfo; lang: Lang }; reply: HelloReply };
   "visit.events": { payload: { events: TrailEvent[] }; reply: { accepted: number; score: number } };
   "contact.request": { payload: ContactRequestPayload; reply: ContactStatus };
@@ -281,7 +283,7 @@ export function visitorCall<E extends keyof VisitorRequests>(
 
 // -- pushes -----------------------------------------------------------------------------------
 
-export interface VisitorPushes {
+export interface VisitorPushes extends CallPushes {
   "chat.message": ChatMessage;
   "chat.typing": { interaction: string; from: string; typing: boolean };
   "chat.receipt": { interaction: string; by: string } & AgentReceipts;
@@ -343,7 +345,9 @@ export function parseReceipts(raw: unknown): AgentReceipts {
   return { delivered_seq: num(r["delivered_seq"]), read_seq: num(r["read_seq"]) };
 }
 
-const VISITOR_PUSH_GUARDS: { [E in keyof VisitorPushes]: (raw: unknown) => VisitorPushes[E] | null } = {
+type OwnPush = Exclude<keyof VisitorPushes, keyof CallPushes>;
+
+const VISITOR_PUSH_GUARDS: { [E in OwnPush]: (raw: unknown) => VisitorPushes[E] | null } = {
   "chat.message": parseChatMessage,
   "chat.typing": (raw) => {
     const r = withInteraction(raw);
@@ -397,10 +401,13 @@ const VISITOR_PUSH_GUARDS: { [E in keyof VisitorPushes]: (raw: unknown) => Visit
 
 /** The checked payload of a /visitor push, or `null` for a malformed one (dropped). */
 export function guardVisitorPush<E extends keyof VisitorPushes>(event: E, raw: unknown): VisitorPushes[E] | null {
-  return VISITOR_PUSH_GUARDS[event](raw);
+  const guard = (Object.prototype.hasOwnProperty.call(CALL_PUSH_GUARDS, event) ? CALL_PUSH_GUARDS
+    : VISITOR_PUSH_GUARDS) as Record<string, (raw: unknown) => unknown>;
+  return (guard[event]?.(raw) ?? null) as VisitorPushes[E] | null;
 }
 
-export const VISITOR_PUSH_EVENTS = Object.keys(VISITOR_PUSH_GUARDS) as (keyof VisitorPushes)[];
+export const VISITOR_PUSH_EVENTS = /* @__PURE__ */ (Object.keys(VISITOR_PUSH_GUARDS) as (keyof VisitorPushes)[])
+  .concat(CALL_PUSH_EVENTS);
 
 /** The slice of a socket.io-client `Socket` that push listeners need. */
 export interface PushSource {

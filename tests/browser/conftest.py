@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
 
-from tests.conftest import PASSWORD, LiveNode
+from tests.conftest import PASSWORD, SITE_ORIGIN, LiveNode
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -87,3 +87,31 @@ async def open_page(chromium: Browser, node: LiveNode) -> AsyncIterator[OpenPage
     yield open_one
     for context in contexts:
         await context.close()
+
+
+# -- calls: fake camera and microphone ------------------------------------------------------------
+
+# Chromium's own test media (a moving pattern and a beep) instead of real devices, and every
+# permission prompt answered yes. The widget tests' host page is plain http on a public-looking
+# name while engage runs on loopback: private-network checks are off (in production both are
+# public), and the host page counts as secure, as an https site would (getUserMedia in the
+# widget's frame needs every ancestor to be a secure context).
+FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+HOST_PAGE_ARGS = ["--disable-features=BlockInsecurePrivateNetworkRequests,"
+                  "PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults,"
+                  "LocalNetworkAccessChecks",
+                  f"--unsafely-treat-insecure-origin-as-secure={SITE_ORIGIN}"]
+
+
+@pytest.fixture
+async def media_chromium(built_bundles: None) -> AsyncIterator[Browser]:
+    """Chromium with fake media devices, for calls between a widget and a console."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *FAKE_MEDIA_ARGS, *HOST_PAGE_ARGS])
+        try:
+            yield browser
+        finally:
+            await browser.close()

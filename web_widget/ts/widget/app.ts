@@ -24,6 +24,7 @@ import {
   visitorCall,
 } from "../../../signaling/client/visitor";
 import { type Translate, translator } from "../i18n";
+import { CallView } from "./call_view";
 import { ChatSession } from "./chat_session";
 import { type Socket, connectVisitor } from "./connection";
 import { browserStorage, saveBlob } from "./dom";
@@ -66,6 +67,7 @@ export class WidgetApp {
   private phase: Phase = "idle";
   private interaction: string | null = null;
   private chat: ChatSession | null = null;
+  private calls: CallView | null = null;
   private queueUi: QueueView | null = null;
   private helpClickAt = 0;
   private requesting = 0; // contact requests (or invite accepts) waiting for their answer
@@ -137,6 +139,7 @@ export class WidgetApp {
     const active = ack.active ?? null;
     if (active !== null && active.interaction) {
       await this.restore(active);
+      this.calls?.resume(); // the conversation's room is joined again: keep a call going
     } else if (this.phase === "queued" || this.phase === "chat") {
       this.phase === "chat" ? this.showEnded() : this.showStart(this.t("request_cancelled"));
     }
@@ -329,6 +332,9 @@ export class WidgetApp {
         },
         end: () => void this.cancel(),
       });
+      this.calls = this.socket === null ? null : new CallView({ t: this.t, socket: this.socket, interaction: ix,
+        token: () => this.tokens.current(), onRing: () => this.shell.isOpen || this.shell.addUnread() });
+      this.calls?.mount(this.chat.view.el);
     }
     if (agent) this.chat.setAgent(agent);
     this.shell.show(this.chat.view.el);
@@ -373,6 +379,8 @@ export class WidgetApp {
   }
 
   private dropChat(): void {
+    this.calls?.dispose();
+    this.calls = null;
     this.chat?.dispose();
     this.chat = null;
   }
