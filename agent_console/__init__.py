@@ -13,6 +13,7 @@ from agent_console.web_invites import add_invite_routes
 from agent_console.web_knowledge import add_knowledge_routes
 from agent_console.web_ledger import add_ledger_routes
 from agent_console.web_pages import add_page_routes
+from agent_console.web_recordings import add_recording_routes
 from engage.services import Services
 
 
@@ -27,6 +28,7 @@ def setup(app: web.Application, services: Services) -> list[RouteRule]:
     add_analysis_routes(routes)
     add_campaign_routes(routes)
     add_attachment_routes(routes)
+    add_recording_routes(routes)
     add_invite_routes(routes)
     add_knowledge_routes(routes)
     add_ledger_routes(routes)

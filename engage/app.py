@@ -23,6 +23,7 @@ from signaling.call_events import register_calls
 from signaling.chat_events import register_chat
 from signaling.fanout import RedisFanout
 from signaling.namespaces import SignalingDeps, register
+from signaling.recorder_nodes import RecorderDirectory
 from signaling.server import EngageSocketServer
 from signaling.visitor_events import register_visitor
 
@@ -33,6 +34,7 @@ STATIC_DIR = ROOT / "static"
 
 SERVICES = web.AppKey("services", Services)
 SOCKETS = web.AppKey("sockets", EngageSocketServer)
+RECORDERS = web.AppKey("recorders", RecorderDirectory)
 ROUTE_RULES = web.AppKey("route_rules", list)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -140,7 +142,9 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     register_acd(sockets, services.acd, notifier)
     register_visitor(sockets, services, services.visits, notifier)
     register_chat(sockets, services, services.visits)
-    register_calls(sockets, services)
+    listener = bus.EventListener(backends.redis_url)
+    recorders = register_calls(sockets, services, listener)
+    app[RECORDERS] = recorders
     sockets.attach(app, socketio_path="socket.io")
     app[SOCKETS] = sockets
 
@@ -148,8 +152,6 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     app[ROUTE_RULES] = agent_console.setup(app, services)
     web_widget.setup(app, services)
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False)
-
-    listener = bus.EventListener(backends.redis_url)
 
     async def on_revoked(event: dict[str, object]) -> None:
         await sockets.drop_user(str(event.get("username")), "account disabled")
@@ -185,13 +187,17 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         fanout.initialize()
         await services.eventlog.start()
         await services.acd.start()
-        for service in (services.invites, services.attachments, services.outbox,
-                        services.trail, services.ledger, services.knowledge, services.bulletin):
+        for service in (services.invites, services.attachments, services.recordings,
+                        services.outbox, services.trail, services.ledger, services.knowledge,
+                        services.bulletin):
             await service.start()
+        await recorders.start()
         log.info("node started", extra={"node": settings.node_id, "backends": backends.kind})
         yield
+        await recorders.stop()  # files closed and documents completed while Redis is there
         for service in (services.bulletin, services.knowledge, services.ledger, services.trail,
-                        services.outbox, services.attachments, services.invites):
+                        services.outbox, services.recordings, services.attachments,
+                        services.invites):
             await service.stop()
         await services.acd.stop()
         await services.eventlog.stop()

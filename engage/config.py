@@ -70,6 +70,7 @@ class Settings:
     socket_burst: int = 40
     attachment_max_bytes: int = 5 * 1024 * 1024
     attachment_retention_days: int = 90
+    recording_retention_days: int = 90  # call recordings, files and documents alike
     smtp_url: str = ""  # smtp://[user:password@]host[:port]; empty: transcripts stay in the outbox
     mail_from: str = "engage@localhost"
     log_level: str = "INFO"
@@ -130,6 +131,8 @@ def _parsers() -> dict[str, tuple[str, Any]]:
             "attachment_max_bytes", lambda n, v: _parse_int(n, v, 1024, 100 * 1024 * 1024)),
         "ENGAGE_ATTACHMENT_RETENTION_DAYS": (
             "attachment_retention_days", lambda n, v: _parse_int(n, v, 1, 3650)),
+        "ENGAGE_RECORDING_RETENTION_DAYS": (
+            "recording_retention_days", lambda n, v: _parse_int(n, v, 1, 3650)),
         "ENGAGE_SMTP_URL": ("smtp_url", lambda n, v: _check_url(n, v, ("smtp", "smtps"))),
         "ENGAGE_MAIL_FROM": ("mail_from", lambda n, v: v),
         "ENGAGE_LOG_LEVEL": ("log_level", lambda n, v: v.upper()),

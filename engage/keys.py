@@ -84,3 +84,8 @@ def invite_accepted(visitor_id: str) -> str:
 
 def invite_converted(visit_id: str) -> str:
     return f"{PREFIX}:invite-converted:{visit_id}"
+
+
+def recorder_owner(call_id: str) -> str:
+    """The node whose server peer records a call (string, refreshed while it records)."""
+    return f"{PREFIX}:recorder:{call_id}"

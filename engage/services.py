@@ -24,6 +24,7 @@ from engage.mailer import MailOutbox
 from engage.metrics import Metrics
 from engage.profiles import ProfileDirectory
 from engage.queues import QueueDirectory
+from engage.recordings import RecordingStore
 from engage.sessions import LoginThrottle, SessionStore
 from engage.sites import SiteRegistry
 from engage.staff import StaffDirectory
@@ -54,6 +55,7 @@ class Services:
     invites: InviteService
     chat: ChatStore
     attachments: AttachmentStore
+    recordings: RecordingStore
     outbox: MailOutbox
     trail: TrailStore
     visits: VisitService
@@ -94,6 +96,9 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         attachments=AttachmentStore(backends.db, settings.data_dir.resolve() / "attachments",
                                     max_bytes=settings.attachment_max_bytes,
                                     retention_days=settings.attachment_retention_days),
+        recordings=RecordingStore(backends.db, settings.data_dir.resolve() / "recordings",
+                                  retention_days=settings.recording_retention_days,
+                                  node_id=settings.node_id),
         outbox=MailOutbox(backends.db, settings.smtp_url, settings.mail_from),
         ledger=LedgerService(backends.db, backends.redis),
         knowledge=KnowledgeService(backends.db, backends.redis),

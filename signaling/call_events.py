@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 
+from engage import bus
 from engage.acd import AcdNotifier
 from engage.acd_store import AcdError
 from engage.calls import AWAY_LIMIT_MS, Call, CallRefused, CallService, other
@@ -16,6 +17,8 @@ from engage.errors import EngageError, Forbidden, InvalidPayload, NotFound
 from engage.sdp_policy import check_candidate, check_sdp
 from engage.services import Services
 from signaling.acd_events import visitor_owns
+from signaling.recorder_nodes import RecorderDirectory
+from signaling.recorder_offer import check_offer
 from signaling.schemas import (
     AGENT_NS,
     VISITOR_NS,
@@ -64,7 +67,10 @@ def _side(state: SocketState) -> str:
     return "visitor" if state.namespace == VISITOR_NS else "agent"
 
 
-def register_calls(server: EngageSocketServer, services: Services) -> CallService:
+def register_calls(server: EngageSocketServer, services: Services,
+                   listener: bus.EventListener) -> RecorderDirectory:
+    """Register the call events; returns this node's recorders (the app starts and stops
+    them)."""
     calls = CallService(services.backends.redis)
     acd = services.acd
     tasks: set[asyncio.Task[None]] = set()
@@ -77,6 +83,10 @@ def register_calls(server: EngageSocketServer, services: Services) -> CallServic
         else:
             await server.emit(event, body, room=f"user:{call.agent}", namespace=AGENT_NS)
 
+    recorders = RecorderDirectory(services.backends.redis, calls, services.recordings,
+                                  acd.store, services.settings.node_id, push)
+    recorders.listen(listener)
+
     async def finish(call: Call, by: str, reason: str) -> bool:
         ended = await calls.end(call, by, reason)
         if ended is None:
@@ -84,6 +94,9 @@ def register_calls(server: EngageSocketServer, services: Services) -> CallServic
         for side in ("agent", "visitor"):
             await push(ended, side, "call.ended", {"by": by, "reason": reason})
         await calls.log(ended, "ended", by, reason=reason)
+        if ended.recording:
+            # Shielded: the recording is finished even if the caller's task is cancelled.
+            await asyncio.shield(recorders.finish(ended))
         return True
 
     # -- who is asking ---------------------------------------------------------------------
@@ -194,12 +207,18 @@ def register_calls(server: EngageSocketServer, services: Services) -> CallServic
         relay: dict[str, Any] = {"from": side, "kind": payload.kind}
         try:
             relay.update(await validated(call, side, payload))
+            # A recorded call's media goes through the server: each side offers to the
+            # server's peer (signaling.recorder_nodes), which answers that side itself.
+            if call.relayed:
+                await recorders.signal(call, side, payload.kind, relay.get("sdp"),
+                                       relay.get("candidate"))
         except EngageError as exc:
             await calls.log(call, f"signal.{payload.kind}", side, outcome=exc.code)
             raise
         await calls.seen(call, side, state.sid)
         await calls.log(call, f"signal.{payload.kind}", side)
-        await push(call, other(side), "call.signal", relay)
+        if not call.relayed:
+            await push(call, other(side), "call.signal", relay)
         return {}
 
     async def validated(call: Call, side: str, payload: CallSignal) -> dict[str, Any]:
@@ -208,7 +227,12 @@ def register_calls(server: EngageSocketServer, services: Services) -> CallServic
             if payload.sdp is None or payload.candidate is not None:
                 raise InvalidPayload(f"a{'n' * (payload.kind == 'offer')} {payload.kind} "
                                      "carries sdp and no candidate")
+            if call.relayed and payload.kind == "answer":
+                raise InvalidPayload("on a recorded call each side offers to the server, "
+                                     "which answers")
             summary = check_sdp(payload.sdp, relayed=call.relayed)
+            if call.relayed:
+                check_offer(payload.sdp)  # refused before any allowance is taken
             await calls.count_candidates(call, side, summary.candidates)
             return {"sdp": payload.sdp}
         if payload.kind == "ice":
@@ -261,4 +285,4 @@ def register_calls(server: EngageSocketServer, services: Services) -> CallServic
 
     server.on_leave(AGENT_NS, left)
     server.on_leave(VISITOR_NS, left)
-    return calls
+    return recorders

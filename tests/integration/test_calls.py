@@ -12,124 +12,41 @@ import av
 import numpy as np
 import pytest
 import redis.asyncio as aioredis
-from aiortc import AudioStreamTrack, MediaStreamTrack, RTCPeerConnection
-from aiortc import RTCConfiguration as Config
+from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc import RTCSessionDescription as Description
 from aiortc.sdp import candidate_from_sdp
-from pymongo import AsyncMongoClient
 
-from engage.app import SERVICES, SOCKETS, create_app
-from engage.backends import open_backends
 from engage.calls import ANSWER_LIMIT_MS, AWAY_LIMIT_MS, CallService
 from engage.embedded import EmbeddedRedis
 from engage.errors import InvalidPayload
 from engage.ice import turn_credentials
-from engage.models import Role
 from engage.queues import from_document, to_document
 from signaling.schemas import VISITOR_NS
-from signaling.server import EngageSocketServer, SocketState
-from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, node_settings
-from tests.integration.test_widget_sockets import WidgetFloor
+from signaling.server import SocketState
+from tests.call_peers import (
+    NO_ICE_SERVERS,
+    RECORDED,
+    CallFloor,
+    Tone,
+    call_history,
+    ice,
+    open_floor,
+    settled,
+    split_candidates,
+)
 from tests.socket_peers import WAIT, Peer
 
-HELP = {"_id": "help", "required_skills": {"help": 1}, "wrap_up_seconds": 30,
-        "offer_timeout_seconds": 30, "max_wait_seconds": 600}
-RECORDED = {**HELP, "_id": "recorded", "name": "Recorded line", "record_calls": True}
 TURN = {"ENGAGE_STUN_URLS": "stun:stun.example.test:3478",
         "ENGAGE_TURN_URLS": "turn:turn.example.test:3478?transport=udp",
         "ENGAGE_TURN_SECRET": "turn-test-secret"}
-NO_ICE_SERVERS = Config(iceServers=[])  # loopback only: no third party asked
-
-
-class CallFloor(WidgetFloor):
-    sockets: EngageSocketServer
-
-    async def connected(self, agent: Peer, visitor: Peer, queue: str = "help") -> str:
-        ask = {"channel": "chat", "queue": queue}
-        ix = str((await visitor.ok("contact.request", ask))["interaction"])
-        await agent.take(ix)
-        await visitor.expect("connected", interaction=ix)
-        return ix
-
-    async def accepted_call(self, agent: Peer, visitor: Peer, ix: str, media: str = "video",
-                            record_consent: bool = False) -> str:
-        call = str((await agent.ok("call.propose", {"interaction": ix, "media": media}))["call"])
-        await visitor.expect("call.proposed", call=call)
-        await visitor.ok("call.consent", {"call": call, "accept": True,
-                                          "record_consent": record_consent})
-        await agent.expect("call.accepted", call=call)
-        return call
-
-
-async def call_history(floor: CallFloor, ix: str) -> list[dict[str, Any]]:
-    """The interaction's call events, once the event log has drained into MongoDB."""
-    await floor.services.eventlog.drain()
-    return [doc async for doc in floor.services.backends.db.acd_events.find(
-        {"kind": "call", "ix": ix})]
-
-
-def ice(call: str, line: str) -> dict[str, Any]:
-    return {"call": call, "kind": "ice", "candidate": {"candidate": line, "sdpMid": "0"}}
 
 
 @pytest.fixture
 async def floor(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
                 redis: aioredis.Redis, aiohttp_server: Any) -> AsyncIterator[CallFloor]:
-    settings = node_settings(redis_server.url, mongo_url, db_name, tmp_path,
-                             ENGAGE_CONNECT_TIMEOUT="2", **TURN)
-    async with open_backends(settings, own_children=False) as backends:
-        app = create_app(settings, backends)
-        server = await aiohttp_server(app, port=settings.port)
-        services = app[SERVICES]
-        for name in ("alice", "bob"):
-            await services.staff.add(name, PASSWORD, Role.AGENT, skills={"help": 1})
-        await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
-        await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN], {"queue": "help"})
-        await services.queues.save(HELP)
-        await services.queues.save(RECORDED)
-        floor = CallFloor(settings.public_url, services)
-        floor.sockets = app[SOCKETS]
-        try:
-            yield floor
-        finally:
-            await floor.close()
-            await server.close()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    await client.drop_database(db_name)
-    await client.close()
-
-
-class Tone(AudioStreamTrack):
-    """A 440 Hz tone, paced like aiortc's silence, so the far side can tell it from silence."""
-
-    async def recv(self) -> av.AudioFrame:
-        paced = await super().recv()  # silence, timed and stamped (pts counts samples)
-        rate = paced.sample_rate
-        t = (np.arange(paced.samples) + paced.pts) / rate
-        tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
-        frame.pts, frame.sample_rate, frame.time_base = paced.pts, rate, paced.time_base
-        return frame
-
-
-def split_candidates(sdp: str) -> tuple[str, list[dict[str, Any]]]:
-    """The description without candidates, and its candidates as a browser trickles them."""
-    kept, found, mid = [], [], ""
-    for line in sdp.splitlines():
-        mid = line[len("a=mid:"):] if line.startswith("a=mid:") else mid
-        if line.startswith("a=candidate:"):
-            found.append({"candidate": line[2:], "sdpMid": mid})
-        elif line != "a=end-of-candidates":
-            kept.append(line)
-    return "\r\n".join(kept) + "\r\n", found
-
-
-def settled(pc: RTCPeerConnection) -> asyncio.Future[str]:
-    """The connection state once it is "connected" or "failed"."""
-    done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    pc.on("connectionstatechange", lambda: pc.connectionState in ("connected", "failed")
-          and not done.done() and done.set_result(pc.connectionState))
-    return done
+    async with open_floor(redis_server.url, mongo_url, db_name, tmp_path, aiohttp_server,
+                          **TURN) as floor:
+        yield floor
 
 
 async def answer_offers(visitor: Peer, pc: RTCPeerConnection, call: str) -> None:

@@ -22,7 +22,8 @@ def concrete(path: str) -> str:
             .replace("{queue_id}", "matrix").replace("{ix}", "ix0000000000")
             .replace("{customer_id}", "C0000001").replace("{campaign_id}", "cmp_matrix")
             .replace("{att_id}", "att_matrix0001").replace("{rule_id}", "rule_matrix0001")
-            .replace("{answer_id}", "kb_matrix0001").replace("{post_id}", "post_matrix0001"))
+            .replace("{answer_id}", "kb_matrix0001").replace("{post_id}", "post_matrix0001")
+            .replace("{recording_id}", "rec_matrix0001"))
 
 
 async def request_as(node: LiveNode, role: Role | None, rule: RouteRule) -> aiohttp.ClientResponse:

@@ -1,0 +1,37 @@
+"""Staff access to call recordings: download (supervisors, admins, the call's agents) and lists."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from agent_console.web_attachments import READERS, require_reader
+from agent_console.web_auth import StaffRoutes
+from engage.chat import IX_RE
+from engage.errors import NotFound
+from engage.models import Role, StaffSession
+from engage.recordings import NO_SUCH, download_headers
+
+SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}
+
+
+def add_recording_routes(routes: StaffRoutes) -> None:
+    services = routes.services
+
+    @routes.route("GET", "/api/recordings/{recording_id}", READERS)
+    async def download(request: web.Request, session: StaffSession) -> web.StreamResponse:
+        doc, path = await services.recordings.get(request.match_info["recording_id"])
+        if session.role == Role.AGENT and doc["agent"] != session.username:
+            try:  # an agent who held the conversation since (a transfer) handled it too
+                await require_reader(services, session, str(doc["interaction"]))
+            except NotFound:
+                raise NotFound(NO_SUCH) from None
+        return web.FileResponse(path, headers=download_headers(doc))
+
+    @routes.route("GET", "/api/interactions/{ix}/recordings", SUPERVISING)
+    async def listing(request: web.Request, session: StaffSession) -> web.StreamResponse:
+        ix = request.match_info["ix"]
+        if not IX_RE.fullmatch(ix):
+            raise NotFound("No such conversation.")
+        recordings = await services.recordings.for_interaction(ix)
+        return web.json_response({"interaction": ix, "recordings": recordings},
+                                 headers={"Cache-Control": "no-store"})
