@@ -5,7 +5,8 @@
  */
 
 import type { Socket } from "../../signaling/client/protocol";
-import type { Feedback } from "./shell";
+import { CustomerFocus } from "./customer_focus";
+import { type Feedback, safely } from "./shell";
 
 /** One interaction the agent holds (or is being offered), as the shell knows it. */
 export interface Conversation {
@@ -30,6 +31,8 @@ export class ConsoleBus {
   readonly role: string;
   /** Page-wide status/error line for actions that have no form of their own. */
   readonly notice: Feedback;
+  /** The customer the ledger shows and the suggestions follow. */
+  readonly customer = new CustomerFocus();
   private conversations = new Map<string, Conversation>();
   private selectedId: string | null = null;
   private selectListeners: Listener<Conversation | null>[] = [];
@@ -95,13 +98,5 @@ export class ConsoleBus {
   private emitChange(): void {
     const all = this.list();
     for (const l of this.changeListeners) safely(l, all);
-  }
-}
-
-function safely<T>(listener: Listener<T>, value: T): void {
-  try {
-    listener(value);
-  } catch (err) {
-    console.error("engage: console listener failed", err);
   }
 }

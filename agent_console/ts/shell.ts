@@ -63,6 +63,15 @@ export function goToLogin(): void {
   window.location.assign("/login");
 }
 
+/** Calls one listener; a failing listener is logged and never stops the others. */
+export function safely<T>(listener: (value: T) => void, value: T): void {
+  try {
+    listener(value);
+  } catch (err) {
+    console.error("engage: listener failed", err);
+  }
+}
+
 // -- status texts ---------------------------------------------------------------------
 
 export function showConnection(state: ConnectionState): void {

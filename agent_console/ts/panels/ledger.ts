@@ -2,12 +2,12 @@
  * The customer-ledger panel: search by name, phone or e-mail ("Search customers"), the chosen
  * customer's ledger (or the selected conversation's known customer, opened by itself), inline
  * edits with conflict handling, history and notes. Publishes the open customer to the
- * suggestions panel (customer_focus.ts). Text only.
+ * suggestions panel (`bus.customer`). Text only.
  */
 
 import type { ConsoleBus } from "../console_bus";
 import { api, feedback, h } from "../shell";
-import { type FocusedCustomer, customerFocus } from "./customer_focus";
+import type { FocusedCustomer } from "../customer_focus";
 import { ledgerEditor } from "./ledger_edit";
 import { contactsSection, historySection, notesSection, profileSection, purchasesSection } from "./ledger_view";
 import { type Json, formatDateTime, isRecord, list, num, record, str, uid } from "./wire";
@@ -32,7 +32,7 @@ function rowText(r: SearchRow): string {
 
 export function mountLedger(bus: ConsoleBus, el: HTMLElement): void {
   el.dataset["panel"] = "ledger";
-  const focus = customerFocus(bus);
+  const focus = bus.customer;
   const notice = feedback("ledger");
 
   // -- search ----------------------------------------------------------------------------

@@ -7,7 +7,6 @@
 
 import type { ConsoleBus } from "../console_bus";
 import { api, feedback, h } from "../shell";
-import { customerFocus } from "./customer_focus";
 import {
   NOTHING_RECORDED,
   OUTCOMES,
@@ -112,7 +111,7 @@ export function mountSuggestions(bus: ConsoleBus, el: HTMLElement): void {
     followed = key;
     if (id && id !== customer) load(id, conversation?.name ?? "");
   });
-  customerFocus(bus).on((focused) => {
+  bus.customer.on((focused) => {
     if (focused !== null && focused.id !== customer) load(focused.id, focused.name);
   });
 }

@@ -1,7 +1,9 @@
 /**
  * The customer the agent is looking at: opened in the ledger (from the selected conversation or
- * by search) and followed by the suggestions panel. One per console bus. No DOM.
+ * by search) and followed by the suggestions panel. One per console (`bus.customer`). No DOM.
  */
+
+import { safely } from "./shell";
 
 export interface FocusedCustomer {
   id: string;
@@ -32,24 +34,4 @@ export class CustomerFocus {
     this.listeners.push(listener);
     safely(listener, this.current);
   }
-}
-
-function safely(listener: Listener, customer: FocusedCustomer | null): void {
-  try {
-    listener(customer);
-  } catch (err) {
-    console.error("engage: customer focus listener failed", err);
-  }
-}
-
-const foci = new WeakMap<object, CustomerFocus>();
-
-/** The focus shared by the panels of one console (keyed by its bus). */
-export function customerFocus(bus: object): CustomerFocus {
-  let focus = foci.get(bus);
-  if (focus === undefined) {
-    focus = new CustomerFocus();
-    foci.set(bus, focus);
-  }
-  return focus;
 }
