@@ -170,7 +170,8 @@ class Acd:
         h = await self.store.interaction(ix)
         if not h:
             raise AcdError("unknown_interaction", "No such interaction.")
-        out: dict[str, Any] = {"state": h["state"], "queue": h.get("queue", "")}
+        out: dict[str, Any] = {"state": h["state"], "queue": h.get("queue", ""),
+                               "record_calls": self.queues.records_calls(h.get("queue", ""))}
         if h["state"] == "queued":
             position = await self.store.position(h["queue"], ix)
             aht = float(await self.store.redis.hget(

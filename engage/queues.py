@@ -103,6 +103,11 @@ class QueueDirectory:
             raise NotFound(f"no queue {queue_id!r}")
         return queue
 
+    def records_calls(self, queue_id: str) -> bool:
+        """Whether calls in this queue are recorded (with the visitor's consent)."""
+        queue = self._queues.get(queue_id)
+        return queue is not None and queue.record_calls
+
     def all(self) -> list[QueueConfig]:
         return sorted(self._queues.values(), key=lambda q: q.queue_id)
 

@@ -166,10 +166,7 @@ def register_calls(server: EngageSocketServer, services: Services,
         if not h.get("visitor"):
             raise Forbidden("this interaction has no web visitor to call")
         await recheck(payload.interaction)  # a stale call does not block a new one
-        try:
-            queue_records = acd.queues.get(h.get("queue", "")).record_calls
-        except NotFound:
-            queue_records = False
+        queue_records = acd.queues.records_calls(h.get("queue", ""))
         call = await calls.propose(payload.interaction, payload.media, side,
                                    agent=h["agent"], visitor=h.get("visitor", ""),
                                    queue_records=queue_records,

@@ -93,10 +93,17 @@ class RecorderDirectory:
             await self._finish_local(call_id)
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _finishing(self, call_id: str) -> asyncio.Future[Any]:
+        """Finishes the call's local recording in a task of its own: a caller that is
+        cancelled (a socket handler, the heartbeat when the node stops) cannot leave the file
+        half closed, and ``stop()`` waits for it."""
+        return asyncio.shield(self._spawn(self._finish_local(call_id)))
 
     # -- signals -----------------------------------------------------------------------------
     async def signal(self, call: Call, side: str, kind: str, sdp: str | None,
@@ -135,14 +142,22 @@ class RecorderDirectory:
             entry = self._local.get(call.call_id)
             if entry is not None:
                 return entry[1]
-            if not (await self._calls.get(call.call_id)).active:
-                raise CallRefused("call_ended")
 
             async def open_recording() -> CallRecording:
                 return await self._open_recording(call)
             recorder = RecordedCall(call.call_id, open_recording, self._configuration)
             self._local[call.call_id] = (call, recorder)
-            return recorder
+        # Listed first, checked after: a hang-up from now on finds the recorder and closes
+        # it, and one that came before shows here. Checked first, a hang-up between check
+        # and listing would look for it in vain, and the recording would run on unseen.
+        try:
+            active = (await self._calls.get(call.call_id)).active
+        except NotFound:
+            active = False
+        if not active:
+            await self._finishing(call.call_id)
+            raise CallRefused("call_ended")
+        return recorder
 
     async def _open_recording(self, call: Call) -> CallRecording:
         h = await self._interactions.interaction(call.interaction)
@@ -204,7 +219,7 @@ class RecorderDirectory:
     async def finish(self, call: Call) -> None:
         """The call ended: its recording stops here, or on the node that records it."""
         if call.call_id in self._local:
-            await self._finish_local(call.call_id)
+            await self._finishing(call.call_id)
             return
         owner = await self._redis.get(keys.recorder_owner(call.call_id))
         if owner is not None:
@@ -257,7 +272,7 @@ class RecorderDirectory:
                     if active:
                         await self._redis.expire(keys.recorder_owner(call_id), OWNER_TTL)
                     else:
-                        await self._finish_local(call_id)
+                        await self._finishing(call_id)
                 except asyncio.CancelledError:
                     raise
                 except Exception:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import depayload, is_rtx
@@ -30,6 +30,7 @@ CHANNELS = {"agent": 0, "visitor": 1}  # left and right of the recording
 KEYFRAME_INTERVAL = 0.3  # at most this often a keyframe request towards one side
 RtpHandler = Callable[[RtpPacket, int], Awaitable[None]]
 OpenRecording = Callable[[], Awaitable[CallRecording]]
+T = TypeVar("T")
 
 
 class _Leg:
@@ -57,7 +58,8 @@ class RecordedCall:
                  configuration: RTCConfiguration | None = None) -> None:
         self.call_id = call_id
         self._open_recording = open_recording
-        self.recording: CallRecording | None = None  # opened by the first answer
+        self.recording: CallRecording | None = None  # set once the call's one file is open
+        self._opening: asyncio.Task[CallRecording] | None = None
         self._configuration = configuration or RTCConfiguration(iceServers=[])
         self._legs = {side: _Leg(side) for side in CHANNELS}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -66,10 +68,11 @@ class RecordedCall:
     def _other(self, leg: _Leg) -> _Leg:
         return self._legs["visitor" if leg.side == "agent" else "agent"]
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- signalling ------------------------------------------------------------------------
     async def offer(self, side: str, sdp: str) -> str:
@@ -99,12 +102,11 @@ class RecordedCall:
                 await self._discard(leg, pc, fresh)
                 raise SdpRefused("rejected", "the server's peer cannot accept this offer"
                                  ) from None
-            if self.recording is None:
-                try:
-                    self.recording = await self._open_recording()
-                except BaseException:
-                    await self._discard(leg, pc, fresh)
-                    raise
+            try:
+                await self._recording()
+            except BaseException:
+                await self._discard(leg, pc, fresh)
+                raise
             if fresh:
                 if leg.pc is not None:
                     self._spawn(leg.pc.close())
@@ -114,6 +116,24 @@ class RecordedCall:
                 await self._add_candidate(pc, candidate)
             leg.pending.clear()
             return str(pc.localDescription.sdp)
+
+    async def _recording(self) -> CallRecording:
+        """The call's one recording, opened by the first answer.
+
+        Browsers send both sides' first offers at once, and each offer holds only its own
+        leg's lock: they share one opening (two would leave a file nobody closes). It runs in
+        a task of its own, so an offer cancelled meanwhile cannot drop a file just opened:
+        ``close()`` waits for the opening and closes what it opened. A failed opening is
+        tried again by the next offer.
+        """
+        opening = self._opening
+        if opening is None or (opening.done() and self.recording is None):
+            opening = self._opening = self._spawn(self._open())
+        return await asyncio.shield(opening)
+
+    async def _open(self) -> CallRecording:
+        self.recording = await self._open_recording()
+        return self.recording
 
     async def _discard(self, leg: _Leg, pc: RTCPeerConnection, fresh: bool) -> None:
         """After a failed offer: a new peer goes, a renegotiated one starts afresh next time."""
@@ -238,11 +258,15 @@ class RecordedCall:
         """Close both peers, then the file (None: no side ever got an answer)."""
         self._closed = True
         for leg in self._legs.values():
-            async with leg.lock:
+            async with leg.lock:  # an offer under way finishes first (and opens the file)
                 pc, leg.pc = leg.pc, None
             if pc is not None:
-                await pc.close()
-        if self._tasks:
+                try:
+                    await pc.close()
+                except Exception as exc:  # the file is closed whatever a peer does
+                    log.warning("closing a recording peer failed", extra={
+                        "call": self.call_id, "side": leg.side, "error": repr(exc)[:200]})
+        if self._tasks:  # the opening among them
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.recording is None:
             return None

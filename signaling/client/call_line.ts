@@ -183,6 +183,11 @@ export class CallLine {
     }
   }
 
+  /** Whether the conversation's queue records calls, learnt before any call (the widget asks). */
+  setQueueRecords(records: boolean): void {
+    if (!this.disposed && records !== this.snap.queueRecords) this.update({ queueRecords: records });
+  }
+
   /** The microphones and cameras, and which of them are in use. */
   devices(): Promise<DeviceLists> {
     return this.local.list();

@@ -187,6 +187,8 @@ export interface ContactStatus {
   queue?: string;
   position?: number;
   estimated_wait_seconds?: number;
+  /** The queue records calls (with the visitor's consent). */
+  record_calls?: boolean;
 }
 
 export interface AttachmentInfo {

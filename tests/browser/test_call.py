@@ -1,6 +1,7 @@
 """Calls in two Chromium contexts with fake camera and microphone: the visitor's widget on the
 shop's page and the agent console. Consent before capture, media decoded on both sides, voice ↔
-video, hang-up releasing every device, the console restored after a reload."""
+video, hang-up releasing every device, the console restored after a reload, and a recorded call
+relayed by the server that leaves one complete, decodable file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 
+import av
+import numpy as np
 import pytest
 from playwright.async_api import (
     Browser,
@@ -22,6 +25,7 @@ from playwright.async_api import (
 )
 
 from engage.acd_store import AcdError
+from engage.app import RECORDERS
 from tests.browser.conftest import StaffPage
 from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode
 from web_widget.demo_page import render_demo_page
@@ -276,5 +280,71 @@ async def test_recording_is_asked_unticked_and_a_declined_call_captures_nothing(
     assert await call.widget_frame().evaluate("() => window.__engageTracks.length") == 0
     # The agent's microphone, started for the proposal, was released again.
     await call.agent.page.wait_for_function(ALL_STOPPED)
+    assert call.agent.errors == []
+    assert call.visitor_errors == []
+
+
+
+async def test_a_recorded_call_goes_through_the_server_and_leaves_one_complete_file(
+        call: Call) -> None:
+    await call.node.services.queues.save({**HELP_QUEUE, "record_calls": True})
+    widget = call.widget
+    ix, panel = await chatting(call, "Is this call recorded?", "Only if you allow it.")
+    # The widget knows the queue records before any call: its own buttons come with the box.
+    own_consent = widget.get_by_role("checkbox", name="Allow recording")
+    await expect(widget.get_by_role("button", name="Voice call", exact=True)).to_be_visible()
+    await expect(own_consent).to_be_visible()
+    await expect(own_consent).not_to_be_checked()
+
+    # The agent calls; the visitor allows recording and accepts. Both browsers offer to the
+    # server's peer at once.
+    await panel.get_by_role("button", name="Start voice call").click()
+    await expect(widget.get_by_text("The agent wants to start a voice call")).to_be_visible()
+    await widget.get_by_role("checkbox", name="Allow recording").check()
+    await widget.get_by_role("button", name="Accept", exact=True).click()
+    console_state = panel.get_by_test_id("call-state")
+    widget_state = widget.get_by_test_id("call-state")
+    await expect(console_state).to_have_text("connected")
+    await expect(widget_state).to_have_attribute("data-state", "connected")
+    console_quality = panel.get_by_test_id("call-quality")
+    widget_quality = widget.get_by_test_id("call-quality")
+    for quality in (console_quality, widget_quality):  # audio comes in on both sides
+        await expect(quality).to_have_attribute("data-loss", re.compile(r"^[0-9]"))
+    await expect(panel.get_by_test_id("call-recording")).to_be_visible()
+    await expect(widget.get_by_test_id("call-recording")).to_be_visible()
+
+    # Video on the same connections: each side renegotiates with the server.
+    await widget.get_by_role("button", name="Switch to video").click()
+    await expect(console_quality).to_have_attribute("data-frames-decoded", SOME)
+    await expect(widget_quality).to_have_attribute("data-frames-decoded", SOME)
+
+    await panel.get_by_role("button", name="Hang up").click()
+    await expect(console_state).to_have_text("ended")
+    await expect(widget_state).to_have_attribute("data-state", "ended")
+    await expect(own_consent).to_be_visible()  # back with the visitor's own buttons, unticked
+    await expect(own_consent).not_to_be_checked()
+    db = call.node.services.backends.db
+    docs = [doc async for doc in db.recordings.find({"interaction": ix})]
+    assert len(docs) == 1, docs  # one call, one recording, though both sides offered at once
+    await asyncio.wait_for(call.node.app[RECORDERS].wait_finished(docs[0]["call"]), 30)
+    doc = await db.recordings.find_one({"_id": docs[0]["_id"]})
+    assert doc is not None and doc["state"] == "complete", doc
+    assert (doc["media"], doc["content_type"]) == ("audio", "audio/ogg")  # video came later
+    path = call.node.services.recordings.root / doc["path"]
+    assert doc["size"] == path.stat().st_size > 0
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.name == "opus" and stream.codec_context.channels == 2
+        pcm = np.concatenate([f.to_ndarray() for f in container.decode(stream)], axis=1)
+    # What the recorder wrote is what decodes: 20 ms slots from the first packet it heard,
+    # within the time its document was open.
+    assert doc["duration_ms"] == pcm.shape[1] // 48 > 0
+    assert doc["duration_ms"] <= doc["ended_ms"] - doc["started_ms"]
+    await call.node.services.eventlog.drain()
+    history = [d async for d in db.acd_events.find({"kind": "call", "ix": ix})]
+    recorded = [d for d in history if d["event"] == "recorded"]
+    assert [(d["recording"], d["duration_ms"]) for d in recorded] == [
+        (doc["_id"], str(doc["duration_ms"]))]
     assert call.agent.errors == []
     assert call.visitor_errors == []

@@ -315,3 +315,26 @@ async def test_visitor_ice_servers_carry_turn_credentials_for_the_visitor(
         for headers in ({}, {"Authorization": "Bearer nonsense"}):
             response = await http.get(f"{floor.url}/api/visitor/ice-servers", headers=headers)
             assert response.status == 401 and (await response.json())["code"] == "unauthenticated"
+
+
+async def test_the_visitor_knows_before_proposing_whether_the_queue_records(
+        floor: CallFloor) -> None:
+    agent = await floor.agent("alice")
+    plain, recorded = await floor.widget("plain"), await floor.widget("recorded")
+    ix_plain = await floor.connected(agent, plain)
+    ix = await floor.connected(agent, recorded, queue="recorded")
+    for peer, asked, records in ((plain, ix_plain, False), (recorded, ix, True)):
+        status = await peer.ok("contact.status", {"interaction": asked})
+        assert (status["state"], status["record_calls"]) == ("connected", records)
+    back = await floor.widget("back", token=recorded.token)  # type: ignore[attr-defined]
+    assert back.hello["active"]["record_calls"] is True  # type: ignore[attr-defined]
+
+    # Knowing it, the widget offers the consent box with the visitor's own proposal.
+    proposed = await back.ok("call.propose", {"interaction": ix, "media": "audio",
+                                              "record_consent": True})
+    assert proposed["record"] is True
+    assert (await agent.expect("call.proposed", call=proposed["call"]))["record"] is True
+    accepted = await agent.ok("call.consent", {"call": proposed["call"], "accept": True})
+    assert (accepted["state"], accepted["record"]) == ("accepted", True)
+    await back.ok("call.hangup", {"call": proposed["call"]})
+    await agent.expect("call.ended", call=proposed["call"])

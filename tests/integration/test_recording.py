@@ -45,11 +45,12 @@ async def floor(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_p
 
 
 async def recorded_call(floor: CallFloor, frames: int, trickle: bool = False,
-                        visitor_floor: CallFloor | None = None
+                        visitor_floor: CallFloor | None = None, together: bool = False
                         ) -> tuple[str, str, dict[str, Any]]:
     """A recorded call in which each side sends ``frames`` tone frames through the server,
     hung up by the visitor once each side got all of the other's; (interaction, call,
-    recording). The agent offers first, so the agent's node records."""
+    recording). The agent offers first, so the agent's node records; ``together``: both
+    sides offer at once, as browsers do."""
     agent, visitor = await floor.agent("alice"), await (visitor_floor or floor).widget()
     ix = await floor.connected(agent, visitor, queue="recorded")
     call = await floor.accepted_call(agent, visitor, ix, media="audio", record_consent=True)
@@ -58,8 +59,11 @@ async def recorded_call(floor: CallFloor, frames: int, trickle: bool = False,
             ServerLeg(visitor, call, Tone(VISITOR_HZ, frames, start))]
     try:
         both = asyncio.gather(*(settled(leg.pc) for leg in legs))
-        await legs[0].offer()
-        await legs[1].offer(trickle=trickle)
+        if together:
+            await asyncio.gather(legs[0].offer(), legs[1].offer(trickle=trickle))
+        else:
+            await legs[0].offer()
+            await legs[1].offer(trickle=trickle)
         assert await asyncio.wait_for(both, WAIT) == ["connected", "connected"]
         # The server's silence reaching a side means its peer for that side is wired up.
         for leg in legs:
@@ -126,7 +130,8 @@ async def test_a_recorded_call_goes_through_the_server_and_both_sides_are_record
 
 async def test_recordings_reach_supervisors_and_the_calls_agent_and_expire(
         floor: CallFloor) -> None:
-    ix, _, doc = await recorded_call(floor, frames=25)
+    ix, _, doc = await recorded_call(floor, frames=25, together=True)
+    assert doc["state"] == "complete" and doc["size"] > 0
     rec = doc["_id"]
     url = floor.url
 

@@ -250,6 +250,17 @@ describe("consent", () => {
     assert.deepEqual(socket.sent[0].payload, { interaction: IX, media: "audio" });
     assert.deepEqual(visitorSocket.sent[0].payload, { interaction: IX, media: "video", record_consent: true });
   });
+
+  it("knows before any call whether the queue records, as the widget learns it", () => {
+    const visitor = line("visitor", fakeSocket());
+    const seen = [];
+    visitor.onChange((s) => seen.push(s.queueRecords));
+    visitor.setQueueRecords(true);
+    visitor.setQueueRecords(true);
+    assert.equal(visitor.snapshot.queueRecords, true);
+    assert.equal(visitor.snapshot.state, "idle");
+    assert.deepEqual(seen, [null, true], "one change, one render");
+  });
 });
 
 describe("peer to peer", () => {

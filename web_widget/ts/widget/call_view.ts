@@ -9,6 +9,7 @@
 import { CallLine, type LineSnapshot } from "../../../signaling/client/call_line";
 import { type DeviceChoice, showTracks } from "../../../signaling/client/call_media";
 import { type CallSocket, iceServerSource } from "../../../signaling/client/call_protocol";
+import { visitorCall } from "../../../signaling/client/visitor";
 import type { StringKey, Translate } from "../i18n";
 import { h, uid } from "./dom";
 
@@ -59,6 +60,9 @@ export class CallView {
   readonly el: HTMLElement;
   private readonly line: CallLine;
   private readonly stop: () => void;
+  private readonly stopAsking: () => void;
+  /** Asks whether the conversation's queue records calls. */
+  private readonly askRecords: () => void;
   private listed = "";
   private ringing = "";
 
@@ -79,7 +83,11 @@ export class CallView {
     const video = h("button", { type: "button", class: "engage-secondary" }, t("call_video"));
     const ownConsent = checkbox(t("call_allow_recording"));
     const start = h("div", { class: "engage-call-start" }, voice, video, ownConsent.el);
-    const propose = (media: "audio" | "video"): void => this.act(this.line.propose(media, ownConsent.box.checked));
+    const propose = (media: "audio" | "video"): void => {
+      const record = ownConsent.box.checked;
+      ownConsent.box.checked = false; // consent is explicit, every time
+      this.act(this.line.propose(media, record));
+    };
     voice.addEventListener("click", () => propose("audio"));
     video.addEventListener("click", () => propose("video"));
 
@@ -177,6 +185,17 @@ export class CallView {
       if (inCall) this.refreshDevices(s, mic.control, cam.control);
       else this.listed = "";
     });
+
+    // Whether the queue records decides if the visitor's own proposal offers the consent box:
+    // asked now, and again whenever the conversation connects anew (a transfer changes queue)
+    // or the socket comes back.
+    this.askRecords = () => this.act(this.askQueueRecords(deps));
+    const connected = (raw: unknown): void => {
+      if ((raw as { interaction?: unknown } | null)?.interaction === deps.interaction) this.askRecords();
+    };
+    deps.socket.on("connected", connected);
+    this.stopAsking = () => deps.socket.off("connected", connected);
+    this.askRecords();
   }
 
   /** Puts the call area under the chat's top bar. */
@@ -189,13 +208,20 @@ export class CallView {
   /** The socket is back and the conversation re-joined: keep the call (ICE restart). */
   resume(): void {
     this.line.resume();
+    this.askRecords();
   }
 
   /** The chat is over or gone: hang up, release camera and microphone. */
   dispose(): void {
+    this.stopAsking();
     this.stop();
     this.line.dispose();
     this.el.remove();
+  }
+
+  private async askQueueRecords(deps: CallViewDeps): Promise<void> {
+    const ack = await visitorCall(deps.socket, "contact.status", { interaction: deps.interaction });
+    if (ack.ok) this.line.setQueueRecords(ack.record_calls === true);
   }
 
   private act(pending: Promise<unknown>): void {
