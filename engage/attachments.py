@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import re
 import secrets
@@ -13,22 +12,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage.chat import check_ix
-from engage.dates import utc, whole_seconds
+from engage.dates import utc
 from engage.errors import NotFound, PayloadTooLarge, UnsupportedType
-from engage.tasks import cancel_and_wait
-
-log = logging.getLogger("engage.attachments")
+from engage.file_retention import RetentionSweep
 
 Document = dict[str, Any]
 
 COLLECTION = "attachments"
 ID_RE = re.compile(r"^att_[A-Za-z0-9_-]{8,64}$")
 NAME_MAX = 100
-EXPIRE_EVERY_SECONDS = 3600
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 # What browsers send when they don't know the type: the content decides then.
 UNDECLARED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
@@ -97,7 +92,9 @@ class AttachmentStore:
         self.root = root
         self.max_bytes = max_bytes
         self.retention_days = retention_days
-        self._task: asyncio.Task[None] | None = None
+        self._sweep = RetentionSweep(
+            self._col, "attachments", projection={"day": 1},
+            path_of=lambda doc: self._path(str(doc["day"]), str(doc["_id"])))
 
     @property
     def limit_text(self) -> str:
@@ -109,30 +106,14 @@ class AttachmentStore:
                                limit_bytes=self.max_bytes)
 
     async def ensure_indexes(self) -> None:
-        await self._col.create_index([("expires_at", ASCENDING)])
-        await self._col.create_index([("interaction", ASCENDING)])
+        await self._sweep.ensure_indexes()
 
     async def start(self) -> None:
-        await self.ensure_indexes()
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="attachment-expiry")
+        """Indexes, then the hourly expiry sweep."""
+        await self._sweep.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                removed = await self.expire()
-                if removed:
-                    log.info("expired attachments", extra={"removed": removed})
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("attachment expiry failed; trying again next hour")
-            await asyncio.sleep(EXPIRE_EVERY_SECONDS)
+        await self._sweep.stop()
 
     async def save(self, ix: str, *, owner: str, filename: str, declared_type: str,
                    data: bytes) -> dict[str, Any]:
@@ -184,22 +165,7 @@ class AttachmentStore:
 
     async def expire(self, now: datetime | None = None) -> int:
         """Delete attachments past retention (files first, then their records)."""
-        moment = utc(now or datetime.now(UTC))
-        total = 0
-        while True:
-            cursor = self._col.find({"expires_at": whole_seconds(end=moment)},
-                                    projection={"day": 1, "expires_at": 1}
-                                    ).sort("expires_at", ASCENDING).limit(500)
-            # The query is widened to whole seconds (nx-27017); cut exactly here.
-            due = [doc async for doc in cursor if utc(doc["expires_at"]) <= moment]
-            if not due:
-                return total
-            for doc in due:
-                await asyncio.to_thread(_remove, self._path(str(doc["day"]), str(doc["_id"])))
-            result = await self._col.delete_many({"_id": {"$in": [d["_id"] for d in due]}})
-            if result.deleted_count == 0:
-                return total  # someone else removed them meanwhile
-            total += result.deleted_count
+        return await self._sweep.expire(now)
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -212,9 +178,3 @@ def _write(path: Path, data: bytes) -> None:
     partial.replace(path)
 
 
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    try:
-        path.parent.rmdir()  # the day's folder, once empty
-    except OSError:
-        pass

@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage.dates import utc, whole_seconds
+from engage.dates import utc
 from engage.errors import NotFound
-from engage.tasks import cancel_and_wait
-
-log = logging.getLogger("engage.recordings")
+from engage.file_retention import RetentionSweep
 
 Document = dict[str, Any]
 
 COLLECTION = "recordings"
 ID_RE = re.compile(r"^rec_[A-Za-z0-9_-]{8,64}$")
-EXPIRE_EVERY_SECONDS = 3600
 EXTENSIONS = {"audio/ogg": "ogg", "video/webm": "webm"}
 NO_SUCH = "No such recording."
 
@@ -58,33 +53,18 @@ class RecordingStore:
         self.root = root
         self.retention_days = retention_days
         self.node_id = node_id
-        self._task: asyncio.Task[None] | None = None
+        self._sweep = RetentionSweep(self._col, "recordings", projection={"path": 1},
+                                     path_of=lambda doc: self._path(str(doc["path"])))
 
     async def ensure_indexes(self) -> None:
-        await self._col.create_index([("expires_at", ASCENDING)])
-        await self._col.create_index([("interaction", ASCENDING)])
+        await self._sweep.ensure_indexes()
 
     async def start(self) -> None:
-        await self.ensure_indexes()
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="recording-expiry")
+        """Indexes, then the hourly expiry sweep."""
+        await self._sweep.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                removed = await self.expire()
-                if removed:
-                    log.info("expired recordings", extra={"removed": removed})
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("recording expiry failed; trying again next hour")
-            await asyncio.sleep(EXPIRE_EVERY_SECONDS)
+        await self._sweep.stop()
 
     async def begin(self, *, call: str, interaction: str, queue: str, agent: str,
                     visitor: str, media: str, content_type: str) -> tuple[str, Path]:
@@ -135,28 +115,6 @@ class RecordingStore:
 
     async def expire(self, now: datetime | None = None) -> int:
         """Delete recordings past retention (files first, then their documents)."""
-        moment = utc(now or datetime.now(UTC))
-        total = 0
-        while True:
-            cursor = self._col.find({"expires_at": whole_seconds(end=moment)},
-                                    projection={"path": 1, "expires_at": 1}
-                                    ).sort("expires_at", ASCENDING).limit(500)
-            # The query is widened to whole seconds (nx-27017); cut exactly here.
-            due = [doc async for doc in cursor if utc(doc["expires_at"]) <= moment]
-            if not due:
-                return total
-            for doc in due:
-                await asyncio.to_thread(_remove, self._path(str(doc["path"])))
-            result = await self._col.delete_many({"_id": {"$in": [d["_id"] for d in due]}})
-            if result.deleted_count == 0:
-                return total  # someone else removed them meanwhile
-            total += result.deleted_count
+        return await self._sweep.expire(now)
 
-
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    try:
-        path.parent.rmdir()  # the day's folder, once empty
-    except OSError:
-        pass
 
