@@ -5,8 +5,8 @@
  * gap, typing both ways (throttled), delivered/read receipts. Drives a ChatView.
  */
 
-import { CLIENT_CODES } from "../../signaling/client/ack";
 import { ChatLog, type PendingMessage } from "../../signaling/client/chat_log";
+import { ChatSender, TypingThrottle } from "../../signaling/client/chat_sender";
 import { Outbox, type StorageLike } from "../../signaling/client/outbox";
 import { CHAT_TEXT_MAX, type ChatMessage, parseChatMessage } from "../../signaling/client/visitor";
 import { ChatView } from "./conversation_view";
@@ -14,8 +14,6 @@ import { uuid } from "./shell_context";
 import { type AgentPushes, agentCall, sideReceipts } from "./shell_protocol";
 import type { Socket } from "../../signaling/client/protocol";
 
-export const TYPING_EVERY_MS = 3000;
-export const TYPING_IDLE_MS = 4000;
 const VISITOR_TYPING_TIMEOUT_MS = 15_000;
 
 export function outboxPrefix(username: string): string {
@@ -39,11 +37,10 @@ export class AgentChat {
   readonly log = new ChatLog("agent");
   readonly view: ChatView;
   private readonly outbox: Outbox;
-  private readonly inflight = new Set<string>();
+  private readonly sender: ChatSender;
+  private readonly typist: TypingThrottle;
   private syncing = false;
   private syncAgain = false;
-  private typingSentAt = 0;
-  private typingIdle: ReturnType<typeof setTimeout> | undefined;
   private visitorTyping: ReturnType<typeof setTimeout> | undefined;
   private deliveredSent = 0;
   private readSent = 0;
@@ -51,11 +48,24 @@ export class AgentChat {
 
   constructor(readonly interaction: string, private readonly deps: ChatDeps, consultant: boolean) {
     this.outbox = new Outbox(deps.storage, interaction, outboxPrefix(deps.username));
+    this.typist = new TypingThrottle({
+      canType: () => deps.socket.connected && deps.writer(),
+      signal: (typing) => {
+        if (deps.socket.connected) void agentCall(deps.socket, "chat.typing", { interaction, typing });
+      },
+    });
     this.view = new ChatView(deps.peer, consultant ? "colleague" : "own", {
       send: (text) => this.send(text),
-      typing: () => this.typing(),
+      typing: () => this.typist.typed(),
     });
-    for (const pending of this.outbox.list()) this.log.addPending(pending, "");
+    this.sender = new ChatSender(this.log, this.outbox, {
+      send: (pending) => {
+        if (!deps.socket.connected || this.disposed) return null;
+        return agentCall(deps.socket, "chat.send", { interaction, client_id: pending.client_id, text: pending.text });
+      },
+      onChange: () => this.render(),
+      onGap: () => void this.sync(),
+    });
     this.render();
   }
 
@@ -83,7 +93,7 @@ export class AgentChat {
     } finally {
       this.syncing = false;
     }
-    this.resend();
+    this.sender.resend();
     if (this.syncAgain) {
       this.syncAgain = false;
       await this.sync();
@@ -129,16 +139,13 @@ export class AgentChat {
   send(text: string): void {
     if (!this.deps.writer()) return;
     const pending: PendingMessage = { client_id: uuid(), text: text.slice(0, CHAT_TEXT_MAX), at: Date.now() };
-    this.outbox.add(pending);
-    this.log.addPending(pending, "");
-    this.render();
-    this.stopTyping();
-    void this.emit(pending);
+    this.typist.stop();
+    this.sender.submit(pending);
   }
 
   /** The conversation left the connected state: nobody is typing in it any more. */
   quiet(): void {
-    this.stopTyping();
+    this.typist.stop();
     this.setTypingLine(false);
   }
 
@@ -150,57 +157,8 @@ export class AgentChat {
 
   dispose(): void {
     this.disposed = true;
-    this.stopTyping();
+    this.typist.stop();
     clearTimeout(this.visitorTyping);
-  }
-
-  private resend(): void {
-    for (const pending of this.outbox.list()) void this.emit(pending);
-  }
-
-  private async emit(pending: PendingMessage): Promise<void> {
-    const socket = this.deps.socket;
-    if (!socket.connected || this.inflight.has(pending.client_id) || this.disposed) return;
-    this.inflight.add(pending.client_id);
-    const ack = await agentCall(socket, "chat.send", { interaction: this.interaction, client_id: pending.client_id,
-                                                       text: pending.text });
-    this.inflight.delete(pending.client_id);
-    if (ack.ok) {
-      this.outbox.remove(pending.client_id);
-      this.log.acked(pending.client_id, ack.seq, typeof ack.at === "number" ? ack.at : Date.now());
-      this.render();
-      if (this.log.hasGap) void this.sync();
-      return;
-    }
-    if (ack.code === CLIENT_CODES.timeout || ack.code === CLIENT_CODES.disconnected) return;  // next connect
-    if (ack.code === "rate_limited") {
-      setTimeout(() => void this.emit(pending), Math.max(1, ack.retry_after ?? 2) * 1000);
-      return;
-    }
-    this.outbox.remove(pending.client_id);  // refused for good: say so, never retry
-    this.log.failed(pending.client_id);
-    this.render();
-  }
-
-  private typing(): void {
-    const socket = this.deps.socket;
-    if (!socket.connected || !this.deps.writer()) return;
-    const now = Date.now();
-    if (now - this.typingSentAt >= TYPING_EVERY_MS) {
-      this.typingSentAt = now;
-      void agentCall(socket, "chat.typing", { interaction: this.interaction, typing: true });
-    }
-    clearTimeout(this.typingIdle);
-    this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
-  }
-
-  private stopTyping(): void {
-    clearTimeout(this.typingIdle);
-    if (this.typingSentAt === 0) return;
-    this.typingSentAt = 0;
-    if (this.deps.socket.connected) {
-      void agentCall(this.deps.socket, "chat.typing", { interaction: this.interaction, typing: false });
-    }
   }
 
   private setTypingLine(typing: boolean): void {

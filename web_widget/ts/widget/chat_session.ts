@@ -4,11 +4,12 @@
  * delivered/read receipts, attachments. Owns the ChatLog and drives the ChatView.
  */
 
-import { CLIENT_CODES } from "../../../signaling/client/ack";
+import { ChatSender, TypingThrottle } from "../../../signaling/client/chat_sender";
 import {
   type AttachmentInfo,
   CHAT_TEXT_MAX,
   type VisitorPushes,
+  type VisitorRequests,
   parseChatMessage,
   parseReceipts,
   visitorCall,
@@ -21,8 +22,6 @@ import type { VisitorHttp } from "./http";
 import { Outbox, type StorageLike } from "./outbox";
 import type { Socket } from "./connection";
 
-export const TYPING_EVERY_MS = 3000;
-export const TYPING_IDLE_MS = 4000;
 const AGENT_TYPING_TIMEOUT_MS = 15_000;
 
 export interface SessionDeps {
@@ -40,11 +39,10 @@ export class ChatSession {
   readonly log = new ChatLog();
   readonly view: ChatView;
   private readonly outbox: Outbox;
-  private readonly inflight = new Set<string>();
+  private readonly sender: ChatSender;
+  private readonly typist: TypingThrottle;
   private syncing = false;
   private syncAgain = false;
-  private typingSentAt = 0;
-  private typingIdle: ReturnType<typeof setTimeout> | undefined;
   private agentTyping: ReturnType<typeof setTimeout> | undefined;
   private deliveredSent = 0;
   private readSent = 0;
@@ -52,14 +50,33 @@ export class ChatSession {
 
   constructor(readonly interaction: string, private readonly deps: SessionDeps) {
     this.outbox = new Outbox(deps.storage, interaction);
+    this.typist = new TypingThrottle({
+      canType: () => deps.socket()?.connected === true,
+      signal: (typing) => {
+        const socket = deps.socket();
+        if (socket?.connected) void visitorCall(socket, "chat.typing", { interaction, typing });
+      },
+    });
     this.view = new ChatView(deps.t, {
       send: (text) => this.send(text),
       attach: (file) => void this.attach(file),
-      typing: () => this.typing(),
+      typing: () => this.typist.typed(),
       end: () => deps.end(),
       fetchAttachment: (id) => deps.http.attachment(id),
     });
-    for (const pending of this.outbox.list()) this.log.addPending(pending, "");
+    this.sender = new ChatSender(this.log, this.outbox, {
+      send: (pending) => {
+        const socket = deps.socket();
+        if (socket === null || !socket.connected) return null;
+        const payload: VisitorRequests["chat.send"]["payload"] = { interaction, client_id: pending.client_id };
+        if (pending.text) payload.text = pending.text;
+        if (pending.attachment !== undefined) payload.attachment = pending.attachment.id;
+        return visitorCall(socket, "chat.send", payload);
+      },
+      onChange: () => this.render(),
+      onGap: () => void this.sync(),
+      onFailed: () => this.view.showNotice(deps.t("failed")),
+    });
     this.render();
   }
 
@@ -93,7 +110,7 @@ export class ChatSession {
     } finally {
       this.syncing = false;
     }
-    this.resend();
+    this.sender.resend();
     if (this.syncAgain) {
       this.syncAgain = false;
       await this.sync();
@@ -140,15 +157,12 @@ export class ChatSession {
   send(text: string, attachment?: AttachmentInfo): void {
     const pending: PendingMessage = { client_id: uuid(), text: text.slice(0, CHAT_TEXT_MAX), at: Date.now() };
     if (attachment !== undefined) pending.attachment = attachment;
-    this.outbox.add(pending);
-    this.log.addPending(pending, "");
-    this.render();
-    this.stopTyping();
-    void this.emit(pending);
+    this.typist.stop();
+    this.sender.submit(pending);
   }
 
   dispose(): void {
-    this.stopTyping();
+    this.typist.stop();
     clearTimeout(this.agentTyping);
     this.view.dispose();
   }
@@ -163,58 +177,6 @@ export class ChatSession {
     }
     this.view.showNotice("");
     this.send("", ack.attachment);
-  }
-
-  private resend(): void {
-    for (const pending of this.outbox.list()) void this.emit(pending);
-  }
-
-  private async emit(pending: PendingMessage): Promise<void> {
-    const socket = this.deps.socket();
-    if (socket === null || !socket.connected || this.inflight.has(pending.client_id)) return;
-    this.inflight.add(pending.client_id);
-    const payload: { interaction: string; client_id: string; text?: string; attachment?: string } = {
-      interaction: this.interaction, client_id: pending.client_id };
-    if (pending.text) payload.text = pending.text;
-    if (pending.attachment !== undefined) payload.attachment = pending.attachment.id;
-    const ack = await visitorCall(socket, "chat.send", payload);
-    this.inflight.delete(pending.client_id);
-    if (ack.ok) {
-      this.outbox.remove(pending.client_id);
-      this.log.acked(pending.client_id, ack.seq, typeof ack.at === "number" ? ack.at : Date.now());
-      this.render();
-      if (this.log.hasGap) void this.sync();
-      return;
-    }
-    if (ack.code === CLIENT_CODES.timeout || ack.code === CLIENT_CODES.disconnected) return; // next connect
-    if (ack.code === "rate_limited") {
-      setTimeout(() => void this.emit(pending), Math.max(1, ack.retry_after ?? 2) * 1000);
-      return;
-    }
-    this.outbox.remove(pending.client_id); // refused for good: say so, never retry
-    this.log.failed(pending.client_id);
-    this.view.showNotice(this.deps.t("failed"));
-    this.render();
-  }
-
-  private typing(): void {
-    const socket = this.deps.socket();
-    if (socket === null || !socket.connected) return;
-    const now = Date.now();
-    if (now - this.typingSentAt >= TYPING_EVERY_MS) {
-      this.typingSentAt = now;
-      void visitorCall(socket, "chat.typing", { interaction: this.interaction, typing: true });
-    }
-    clearTimeout(this.typingIdle);
-    this.typingIdle = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
-  }
-
-  private stopTyping(): void {
-    clearTimeout(this.typingIdle);
-    if (this.typingSentAt === 0) return;
-    this.typingSentAt = 0;
-    const socket = this.deps.socket();
-    if (socket?.connected) void visitorCall(socket, "chat.typing", { interaction: this.interaction, typing: false });
   }
 
   private setTypingLine(name: string | null): void {
