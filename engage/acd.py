@@ -29,6 +29,10 @@ TIMED_PUSHES = frozenset({"offer", "consult_offer", "wrap_up"})
 EVENT_STREAM_MAXLEN = 1_000_000  # as the Lua scripts' own entries
 
 
+# Offers ringing right now, all agents together: a console lists its own among them.
+MAX_VIEW_OFFERS = 1000
+
+
 class AcdNotifier(Protocol):
     """How the ACD's decisions reach people; the Socket.IO adapter implements it."""
 
@@ -262,38 +266,50 @@ class Acd:
         agent = await self.store.agent(username)
         items = []
         profiles: dict[str, Any] = {}
-        for ix in await self.store.agent_interactions(username):
+        held = await self.store.agent_interactions(username)
+        for ix in held:
             h = await self.store.interaction(ix)
-            if not h:
+            if h:
+                items.append(await self._view_item(ix, h, username, profiles))
+        # Ring-all offers live on the interaction only (several agents ring at once).
+        for ix in await self.store.offered_interactions(MAX_VIEW_OFFERS):
+            if ix in held:
                 continue
-            consulting = h.get("consult", "") == username
-            item: dict[str, Any] = {
-                "interaction": ix, "state": h.get("state"), "queue": h.get("queue"),
-                "channel": h.get("channel"), "customer": h.get("customer"),
-                "visitor": h.get("visitor", ""),
-                "context": orjson.loads(h.get("context") or "{}"),
-                "consult": h.get("consult", ""), "consult_state": h.get("consult_state", ""),
-                "agent": h.get("agent", ""),
-                "answered_ms": int(h.get("answered_ms") or 0),
-                "ended_ms": int(h.get("ended_ms") or 0)}
-            if h.get("state") == "offered":
-                item["deadline_ms"] = int(h.get("offer_deadline") or 0)
-            elif consulting and h.get("consult_state") == "offered":
-                score = await self.store.redis.zscore(self.store.key("consults"), ix)
-                item["deadline_ms"] = int(score or 0)
-            elif h.get("state") == "wrap_up":
-                item["deadline_ms"] = int(h.get("wrap_deadline") or 0)
-            customer = h.get("customer", "")
-            waiting = h.get("state") == "offered" or (
-                consulting and h.get("consult_state") == "offered")
-            if waiting:  # as the offer push carries it
-                if customer and self.profiles is not None and customer not in profiles:
-                    profiles[customer] = await self.profiles.summary(customer)
-                item["profile"] = profiles.get(customer)
-            items.append(item)
+            h = await self.store.interaction(ix)
+            if h and h.get("state") == "offered" and username in h.get("ring", "").split(","):
+                items.append(await self._view_item(ix, h, username, profiles))
         return {"state": agent.get("state", "offline"), "reason": agent.get("reason", ""),
                 "queues": [q for q in agent.get("queues", "").split(",") if q],
                 "interactions": items, "server_ms": now_ms()}
+
+    async def _view_item(self, ix: str, h: dict[str, str], username: str,
+                         profiles: dict[str, Any]) -> dict[str, Any]:
+        """One interaction as the console shows it; ``profiles`` caches customer summaries."""
+        consulting = h.get("consult", "") == username
+        item: dict[str, Any] = {
+            "interaction": ix, "state": h.get("state"), "queue": h.get("queue"),
+            "channel": h.get("channel"), "customer": h.get("customer"),
+            "visitor": h.get("visitor", ""),
+            "context": orjson.loads(h.get("context") or "{}"),
+            "consult": h.get("consult", ""), "consult_state": h.get("consult_state", ""),
+            "agent": h.get("agent", ""),
+            "answered_ms": int(h.get("answered_ms") or 0),
+            "ended_ms": int(h.get("ended_ms") or 0)}
+        if h.get("state") == "offered":
+            item["deadline_ms"] = int(h.get("offer_deadline") or 0)
+        elif consulting and h.get("consult_state") == "offered":
+            score = await self.store.redis.zscore(self.store.key("consults"), ix)
+            item["deadline_ms"] = int(score or 0)
+        elif h.get("state") == "wrap_up":
+            item["deadline_ms"] = int(h.get("wrap_deadline") or 0)
+        customer = h.get("customer", "")
+        waiting = h.get("state") == "offered" or (
+            consulting and h.get("consult_state") == "offered")
+        if waiting:  # as the offer push carries it
+            if customer and self.profiles is not None and customer not in profiles:
+                profiles[customer] = await self.profiles.summary(customer)
+            item["profile"] = profiles.get(customer)
+        return item
 
     async def roster(self) -> list[dict[str, Any]]:
         """Agents (and supervisors, who may take work) with their ACD state and the channels

@@ -128,6 +128,11 @@ class AcdStore:
         return sorted(_s(m) for m in await self.redis.smembers(
             self.key("agent", username, "ix")))
 
+    async def offered_interactions(self, limit: int) -> list[str]:
+        """Interactions being offered right now (to one agent or ringing several)."""
+        members = await self.redis.zrange(self.key("offers"), 0, limit - 1)
+        return [_s(m) for m in members if isinstance(m, bytes | str)]
+
     async def position(self, queue: str, ix: str) -> int | None:
         rank = await self.redis.zrank(self.key("q", queue, "waiting"), ix)
         return None if not isinstance(rank, int) else rank + 1

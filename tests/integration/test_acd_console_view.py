@@ -122,6 +122,25 @@ async def test_status_shows_a_consultation_to_the_consulted_agent(floor: Floor) 
     assert item["consult_state"] == "accepted" and "deadline_ms" not in item
 
 
+async def test_status_lists_a_ring_all_offer_to_every_ringing_agent(floor: Floor) -> None:
+    await floor.services.queues.save({**QUEUE, "_id": "ring", "strategy": "ring_all"})
+    alice, bob = await floor.agent("alice"), await floor.agent("bob")
+    visitor = await floor.visitor()
+    ix = (await floor.ask(visitor, "ring"))["interaction"]
+    offers = [await agent.expect("offer", interaction=ix) for agent in (alice, bob)]
+    assert all(o["ring_all"] is True for o in offers)
+
+    # A reloaded console finds the offer ringing it, with its deadline.
+    for agent in (alice, bob):
+        item = only(await agent.ok("acd.status"))
+        assert (item["interaction"], item["state"]) == (ix, "offered")
+        assert item["deadline_ms"] == offers[0]["deadline_ms"]
+    await alice.accept(ix)
+    await bob.expect("offer_revoked", interaction=ix)
+    assert (await bob.ok("acd.status"))["interactions"] == []
+    assert only(await alice.ok("acd.status"))["state"] == "connected"
+
+
 async def test_status_offer_of_a_known_customer_has_the_profile(floor: Floor) -> None:
     db = floor.services.backends.db
     await db.customers.insert_one({"_id": "C0000042", "name": "Zhang San", "membership": "gold",
