@@ -6,12 +6,12 @@
  */
 
 import { ChatLog, type PendingMessage } from "../../signaling/client/chat_log";
-import { ChatSender, TypingThrottle } from "../../signaling/client/chat_sender";
+import { ChatSender, ReceiptAcks, TypingThrottle } from "../../signaling/client/chat_sender";
 import { Outbox, type StorageLike } from "../../signaling/client/outbox";
-import { CHAT_TEXT_MAX, type ChatMessage, parseChatMessage } from "../../signaling/client/visitor";
+import { CHAT_TEXT_MAX, type ChatMessage } from "../../signaling/client/visitor";
 import { ChatView } from "./conversation_view";
 import { uuid } from "./shell_context";
-import { type AgentPushes, agentCall, sideReceipts } from "./shell_protocol";
+import { type AgentPushes, agentCall } from "./shell_protocol";
 import type { Socket } from "../../signaling/client/protocol";
 
 const VISITOR_TYPING_TIMEOUT_MS = 15_000;
@@ -42,12 +42,14 @@ export class AgentChat {
   private syncing = false;
   private syncAgain = false;
   private visitorTyping: ReturnType<typeof setTimeout> | undefined;
-  private deliveredSent = 0;
-  private readSent = 0;
+  private readonly acks: ReceiptAcks;
   private disposed = false;
 
   constructor(readonly interaction: string, private readonly deps: ChatDeps, consultant: boolean) {
     this.outbox = new Outbox(deps.storage, interaction, outboxPrefix(deps.username));
+    this.acks = new ReceiptAcks((kind, seq) => {
+      void agentCall(deps.socket, "chat.receipt", { interaction, seq, kind });
+    });
     this.typist = new TypingThrottle({
       canType: () => deps.socket.connected && deps.writer(),
       signal: (typing) => {
@@ -81,12 +83,7 @@ export class AgentChat {
     try {
       const ack = await agentCall(socket, "chat.sync", { interaction: this.interaction, after_seq: this.log.lastSeq });
       if (ack.ok && !this.disposed) {
-        for (const raw of Array.isArray(ack.messages) ? ack.messages : []) {
-          const message = parseChatMessage(raw);
-          if (message !== null) this.log.merge(message);
-        }
-        if (typeof ack.last_seq === "number") this.log.syncedTo(ack.last_seq);
-        this.log.setReceipts(sideReceipts(ack.receipts, "visitor"));
+        this.log.applySync(ack);
         this.render();
         this.acknowledge();
       }
@@ -124,16 +121,8 @@ export class AgentChat {
   /** `delivered` for new visitor messages, `read` once they are on screen (owner only). */
   acknowledge(): void {
     const socket = this.deps.socket;
-    const last = this.log.lastPeerSeq();
-    if (!socket.connected || last === 0 || !this.deps.writer()) return;
-    if (last > this.deliveredSent) {
-      this.deliveredSent = last;
-      void agentCall(socket, "chat.receipt", { interaction: this.interaction, seq: last, kind: "delivered" });
-    }
-    if (last > this.readSent && this.deps.seen()) {
-      this.readSent = last;
-      void agentCall(socket, "chat.receipt", { interaction: this.interaction, seq: last, kind: "read" });
-    }
+    if (!socket.connected || !this.deps.writer()) return;
+    this.acks.acknowledge(this.log.lastPeerSeq(), this.deps.seen());
   }
 
   send(text: string): void {

@@ -10,6 +10,7 @@ import {
   type ChatMessage,
   type PushSource,
   parseChatMessage,
+  parseReceipts,
 } from "../../signaling/client/visitor";
 
 export type Context = Record<string, unknown>;
@@ -151,13 +152,6 @@ function parseOffer(raw: unknown): OfferPush | null {
   };
 }
 
-/** Receipts of one side from `chat.sync` (`{visitor: {...}, agent: {...}}`) or a push. */
-export function sideReceipts(raw: unknown, side: "visitor" | "agent"): AgentReceipts {
-  const r = isRecord(raw) && isRecord(raw[side]) ? raw[side] : raw;
-  if (!isRecord(r)) return { delivered_seq: 0, read_seq: 0 };
-  return { delivered_seq: num(r["delivered_seq"]), read_seq: num(r["read_seq"]) };
-}
-
 const GUARDS: { [E in keyof AgentPushes]: (raw: unknown) => AgentPushes[E] | null } = {
   offer: parseOffer,
   consult_offer: parseOffer,
@@ -199,7 +193,7 @@ const GUARDS: { [E in keyof AgentPushes]: (raw: unknown) => AgentPushes[E] | nul
   },
   "chat.receipt": (raw) => {
     const r = withIx(raw);
-    return r && { interaction: str(r["interaction"]), by: str(r["by"], "visitor"), ...sideReceipts(r, "visitor") };
+    return r && { interaction: str(r["interaction"]), by: str(r["by"], "visitor"), ...parseReceipts(r, "visitor") };
   },
 };
 

@@ -4,7 +4,14 @@
  * the acked one), gap detection for `chat.sync`, and the peer's receipts for ✓/✓✓/read marks.
  */
 
-import { type AgentReceipts, type AttachmentInfo, type ChatMessage, epochMs } from "./visitor";
+import {
+  type AgentReceipts,
+  type AttachmentInfo,
+  type ChatMessage,
+  epochMs,
+  parseChatMessage,
+  parseReceipts,
+} from "./visitor";
 
 export type Delivery = "sending" | "sent" | "delivered" | "read" | "failed";
 export type ChatSide = "visitor" | "agent";
@@ -129,14 +136,24 @@ export class ChatLog {
     return last;
   }
 
-  /** The newest message of the agent (what the visitor's `chat.receipt` acknowledges). */
-  lastAgentSeq(): number {
-    return this.lastSeqFrom("agent");
-  }
-
   /** The newest message of the other side (what this side's `chat.receipt` acknowledges). */
   lastPeerSeq(): number {
-    return this.lastSeqFrom(this.self === "agent" ? "visitor" : "agent");
+    return this.lastSeqFrom(this.peer);
+  }
+
+  /** Takes in a `chat.sync` reply: the missed messages, how far the server has them, and the
+   * other side's receipts of this side's messages. */
+  applySync(reply: { messages?: unknown; last_seq?: unknown; receipts?: unknown }): void {
+    for (const raw of Array.isArray(reply.messages) ? reply.messages : []) {
+      const message = parseChatMessage(raw);
+      if (message !== null) this.merge(message);
+    }
+    if (typeof reply.last_seq === "number") this.syncedTo(reply.last_seq);
+    this.setReceipts(parseReceipts(reply.receipts, this.peer));
+  }
+
+  private get peer(): ChatSide {
+    return this.self === "agent" ? "visitor" : "agent";
   }
 
   /** Server messages by `seq`, then pending ones in the order they were written. */

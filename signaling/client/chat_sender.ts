@@ -113,3 +113,23 @@ export class TypingThrottle {
     this.hooks.signal(false);
   }
 }
+
+/** The `delivered` and `read` receipts this side sends for the other side's messages: each
+ * once per newest seq, `read` only when the messages are on screen. */
+export class ReceiptAcks {
+  private delivered = 0;
+  private read = 0;
+
+  constructor(private readonly send: (kind: "delivered" | "read", seq: number) => void) {}
+
+  acknowledge(lastPeerSeq: number, seen: boolean): void {
+    if (lastPeerSeq > this.delivered) {
+      this.delivered = lastPeerSeq;
+      this.send("delivered", lastPeerSeq);
+    }
+    if (lastPeerSeq > this.read && seen) {
+      this.read = lastPeerSeq;
+      this.send("read", lastPeerSeq);
+    }
+  }
+}

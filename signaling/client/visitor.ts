@@ -340,9 +340,9 @@ export function parseContactStatus(raw: unknown): ContactStatus | null {
   return status;
 }
 
-/** Receipts as `{delivered_seq, read_seq}` or keyed by side (`{agent: {...}}`). */
-export function parseReceipts(raw: unknown): AgentReceipts {
-  const r = isRecord(raw) && isRecord(raw["agent"]) ? raw["agent"] : raw;
+/** One side's receipts: `{delivered_seq, read_seq}` (a push) or keyed by side (`chat.sync`). */
+export function parseReceipts(raw: unknown, side: "agent" | "visitor" = "agent"): AgentReceipts {
+  const r = isRecord(raw) && isRecord(raw[side]) ? raw[side] : raw;
   if (!isRecord(r)) return { delivered_seq: 0, read_seq: 0 };
   return { delivered_seq: num(r["delivered_seq"]), read_seq: num(r["read_seq"]) };
 }

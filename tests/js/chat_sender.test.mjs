@@ -249,3 +249,30 @@ describe("TypingThrottle", () => {
     assert.deepEqual(signals, [true]);
   });
 });
+
+describe("ReceiptAcks", () => {
+  it("sends delivered once per newest seq, and read only when seen", () => {
+    const sent = [];
+    const acks = new m.ReceiptAcks((kind, seq) => sent.push(`${kind}:${seq}`));
+    acks.acknowledge(0, true);
+    acks.acknowledge(2, false);
+    acks.acknowledge(2, false);
+    acks.acknowledge(2, true);
+    acks.acknowledge(3, true);
+    acks.acknowledge(3, true);
+    assert.deepEqual(sent, ["delivered:2", "read:2", "delivered:3", "read:3"]);
+  });
+});
+
+describe("ChatLog.applySync", () => {
+  const message = (seq, from) => ({ interaction: IX, seq, client_id: `c-${seq}`, from, name: "", text: `m${seq}`,
+                                     at: 1_700_000_000 + seq });
+  it("takes the missed messages, the server's last seq and the other side's receipts", () => {
+    const log = new m.ChatLog("agent");
+    log.applySync({ messages: [message(1, "visitor"), { bad: true }, message(2, "agent")], last_seq: 3,
+                    receipts: { visitor: { delivered_seq: 2, read_seq: 1 }, agent: { delivered_seq: 1, read_seq: 1 } } });
+    assert.deepEqual(log.entries().map((e) => e.seq), [1, 2]);
+    assert.equal(log.hasGap, false);  // the server has nothing before 3 this log has not got
+    assert.equal(log.delivery(log.entries()[1]), "delivered");  // the visitor's receipt, not the agent's
+  });
+});

@@ -108,7 +108,7 @@ describe("ChatLog", () => {
     const log = new m.ChatLog();
     log.merge(msg(1));
     log.merge(msg(2, { from: "visitor" }));
-    assert.equal(log.lastAgentSeq(), 1);
+    assert.equal(log.lastPeerSeq(), 1);
   });
 
   it("a refused message is marked failed", () => {

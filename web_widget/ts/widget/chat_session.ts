@@ -4,14 +4,12 @@
  * delivered/read receipts, attachments. Owns the ChatLog and drives the ChatView.
  */
 
-import { ChatSender, TypingThrottle } from "../../../signaling/client/chat_sender";
+import { ChatSender, ReceiptAcks, TypingThrottle } from "../../../signaling/client/chat_sender";
 import {
   type AttachmentInfo,
   CHAT_TEXT_MAX,
   type VisitorPushes,
   type VisitorRequests,
-  parseChatMessage,
-  parseReceipts,
   visitorCall,
 } from "../../../signaling/client/visitor";
 import type { Translate } from "../i18n";
@@ -44,12 +42,15 @@ export class ChatSession {
   private syncing = false;
   private syncAgain = false;
   private agentTyping: ReturnType<typeof setTimeout> | undefined;
-  private deliveredSent = 0;
-  private readSent = 0;
+  private readonly acks: ReceiptAcks;
   private agentName = "";
 
   constructor(readonly interaction: string, private readonly deps: SessionDeps) {
     this.outbox = new Outbox(deps.storage, interaction);
+    this.acks = new ReceiptAcks((kind, seq) => {
+      const socket = deps.socket();
+      if (socket !== null) void visitorCall(socket, "chat.receipt", { interaction, seq, kind });
+    });
     this.typist = new TypingThrottle({
       canType: () => deps.socket()?.connected === true,
       signal: (typing) => {
@@ -98,12 +99,7 @@ export class ChatSession {
       const ack = await visitorCall(socket, "chat.sync", { interaction: this.interaction,
                                                            after_seq: this.log.lastSeq });
       if (ack.ok) {
-        for (const raw of Array.isArray(ack.messages) ? ack.messages : []) {
-          const message = parseChatMessage(raw);
-          if (message !== null) this.log.merge(message);
-        }
-        if (typeof ack.last_seq === "number") this.log.syncedTo(ack.last_seq);
-        this.log.setReceipts(parseReceipts(ack.receipts));
+        this.log.applySync(ack);
         this.render();
         this.acknowledge();
       }
@@ -142,16 +138,8 @@ export class ChatSession {
   /** Sends `delivered` for new agent messages, and `read` when they are seen. */
   acknowledge(): void {
     const socket = this.deps.socket();
-    const last = this.log.lastAgentSeq();
-    if (socket === null || !socket.connected || last === 0) return;
-    if (last > this.deliveredSent) {
-      this.deliveredSent = last;
-      void visitorCall(socket, "chat.receipt", { interaction: this.interaction, seq: last, kind: "delivered" });
-    }
-    if (last > this.readSent && this.deps.seen()) {
-      this.readSent = last;
-      void visitorCall(socket, "chat.receipt", { interaction: this.interaction, seq: last, kind: "read" });
-    }
+    if (socket === null || !socket.connected) return;
+    this.acks.acknowledge(this.log.lastPeerSeq(), this.deps.seen());
   }
 
   send(text: string, attachment?: AttachmentInfo): void {
