@@ -5,29 +5,27 @@ from __future__ import annotations
 import asyncio
 import fractions
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import av
 import numpy as np
-from aiohttp import web
 from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc import RTCConfiguration as Config
 from aiortc import RTCSessionDescription as Description
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtp import RtpPacket
-from pymongo import AsyncMongoClient
 
-from engage.app import SERVICES, SOCKETS, create_app
-from engage.backends import open_backends
+from engage.app import SOCKETS
 from engage.models import Role
+from engage.services import Services
 from signaling.recorder_opus import SILENCE
 from signaling.server import EngageSocketServer
-from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, node_settings
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN
 from tests.integration.test_widget_sockets import WidgetFloor
-from tests.socket_peers import WAIT, Peer
+from tests.socket_peers import WAIT, Peer, live_floor
 
 HELP = {"_id": "help", "required_skills": {"help": 1}, "wrap_up_seconds": 30,
         "offer_timeout_seconds": 30, "max_wait_seconds": 600}
@@ -40,8 +38,9 @@ FRAME_S = FRAME_SAMPLES / RATE
 class CallFloor(WidgetFloor):
     """Agents and widgets of one node that can call each other."""
 
-    sockets: EngageSocketServer
-    app: web.Application
+    @property
+    def sockets(self) -> EngageSocketServer:
+        return self.app[SOCKETS]
 
     async def connected(self, agent: Peer, visitor: Peer, queue: str = "help") -> str:
         ask = {"channel": "chat", "queue": queue}
@@ -60,37 +59,24 @@ class CallFloor(WidgetFloor):
         return call
 
 
-@asynccontextmanager
-async def open_floor(redis_url: str, mongo_url: str, db_name: str, tmp_path: Path,
-                     aiohttp_server: Any, seed: bool = True, **env: str
-                     ) -> AsyncIterator[CallFloor]:
+async def _seed(services: Services) -> None:
+    for name in ("alice", "bob"):
+        await services.staff.add(name, PASSWORD, Role.AGENT, skills={"help": 1})
+    await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
+    await services.staff.add("admin", PASSWORD, Role.ADMIN)
+    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN], {"queue": "help"})
+    await services.queues.save(HELP)
+    await services.queues.save(RECORDED)
+
+
+def open_floor(redis_url: str, mongo_url: str, db_name: str, tmp_path: Path,
+               aiohttp_server: Any, seed: bool = True, **env: str
+               ) -> AbstractAsyncContextManager[CallFloor]:
     """A node with agents alice and bob, a supervisor, an admin, the help and recorded
     queues (``seed``: a second node of the same floor finds them); its database is dropped
     afterwards."""
-    settings = node_settings(redis_url, mongo_url, db_name, tmp_path,
-                             ENGAGE_CONNECT_TIMEOUT="2", **env)
-    async with open_backends(settings, own_children=False) as backends:
-        app = create_app(settings, backends)
-        server = await aiohttp_server(app, port=settings.port)
-        services = app[SERVICES]
-        if seed:
-            for name in ("alice", "bob"):
-                await services.staff.add(name, PASSWORD, Role.AGENT, skills={"help": 1})
-            await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
-            await services.staff.add("admin", PASSWORD, Role.ADMIN)
-            await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN], {"queue": "help"})
-            await services.queues.save(HELP)
-            await services.queues.save(RECORDED)
-        floor = CallFloor(settings.public_url, services)
-        floor.sockets, floor.app = app[SOCKETS], app
-        try:
-            yield floor
-        finally:
-            await floor.close()
-            await server.close()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    await client.drop_database(db_name)
-    await client.close()
+    return live_floor(redis_url, mongo_url, db_name, tmp_path, aiohttp_server,
+                      _seed if seed else None, CallFloor, **env)
 
 
 async def call_history(floor: CallFloor, ix: str) -> list[dict[str, Any]]:

@@ -4,15 +4,23 @@ of them on one live node."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 import socketio
+from aiohttp import web
+from pymongo import AsyncMongoClient
 
 from engage.acd_store import AcdStore
+from engage.app import SERVICES, create_app
+from engage.backends import open_backends
 from engage.services import Services
+from engage.tasks import cancel_and_wait
 from signaling.schemas import SERVER_EVENTS
-from tests.conftest import SITE_KEY, SITE_ORIGIN, login, socket_token
+from tests.conftest import SITE_KEY, SITE_ORIGIN, login, node_settings, socket_token
 
 WAIT = 15.0  # generous: nothing waits for a timer, only for the event it causes
 
@@ -110,6 +118,8 @@ class Peer:
 class Floor:
     """A contact-centre floor on one live node: agents, visitors, a supervisor over HTTP."""
 
+    app: web.Application  # set by live_floor
+
     def __init__(self, url: str, services: Services) -> None:
         self.url = url
         self.services = services
@@ -169,3 +179,35 @@ class Floor:
     async def close(self) -> None:
         for peer in self.peers:
             await peer.client.disconnect()
+
+
+F = TypeVar("F", bound=Floor)
+
+
+@asynccontextmanager
+async def live_floor(redis_url: str, mongo_url: str, db_name: str, tmp_path: Path,
+                     aiohttp_server: Any, seed: Callable[[Services], Awaitable[None]] | None,
+                     floor_type: Callable[[str, Services], F], **env: str) -> AsyncIterator[F]:
+    """One live node on the test's Redis and database, ``seed`` filling it (staff, sites,
+    queues); afterwards the node stops and its database is dropped."""
+    settings = node_settings(redis_url, mongo_url, db_name, tmp_path,
+                             ENGAGE_CONNECT_TIMEOUT="2", **env)
+    async with open_backends(settings, own_children=False) as backends:
+        app = create_app(settings, backends)
+        server = await aiohttp_server(app, port=settings.port)
+        if seed is not None:
+            await seed(app[SERVICES])
+        floor = floor_type(settings.public_url, app[SERVICES])
+        floor.app = app
+        try:
+            yield floor
+        finally:
+            await floor.close()
+            # A cancellation swallowed inside redis-py must not leave the event log running
+            # into closed backends.
+            await cancel_and_wait(t for t in asyncio.all_tasks()
+                                  if t.get_name() == "acd-eventlog")
+            await server.close()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    await client.drop_database(db_name)
+    await client.close()

@@ -4,7 +4,6 @@ history; the agent roster (`GET /api/agents`) a transfer picks from."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,57 +11,36 @@ from typing import Any
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
-from pymongo import AsyncMongoClient
 
-from engage.app import SERVICES, create_app
-from engage.backends import open_backends
 from engage.embedded import EmbeddedRedis
 from engage.models import Role
+from engage.services import Services
 from signaling.schemas import DISPOSITIONS
-from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, login, node_settings
-from tests.socket_peers import Floor
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, login
+from tests.socket_peers import Floor, live_floor
 
 AGENTS = ("alice", "bob", "carol")
 QUEUE = {"_id": "sales", "required_skills": {}, "wrap_up_seconds": 30,
          "offer_timeout_seconds": 30, "max_wait_seconds": 600}
 
 
+async def seed(services: Services) -> None:
+    await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
+    await services.staff.add("marketer", PASSWORD, Role.MARKETER)
+    for name in AGENTS:
+        await services.staff.add(name, PASSWORD, Role.AGENT, display_name=name.title())
+    await services.staff.add("gone", PASSWORD, Role.AGENT)
+    await services.staff.set_disabled("gone", True)
+    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
+    await services.queues.save(QUEUE)
+
+
 @pytest.fixture
 async def floor(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
                 redis: aioredis.Redis, aiohttp_server: Any) -> AsyncIterator[Floor]:
-    settings = node_settings(redis_server.url, mongo_url, db_name, tmp_path,
-                             ENGAGE_CONNECT_TIMEOUT="2")
-    async with open_backends(settings, own_children=False) as backends:
-        app = create_app(settings, backends)
-        server = await aiohttp_server(app, port=settings.port)
-        services = app[SERVICES]
-        await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
-        await services.staff.add("marketer", PASSWORD, Role.MARKETER)
-        for name in AGENTS:
-            await services.staff.add(name, PASSWORD, Role.AGENT, display_name=name.title())
-        await services.staff.add("gone", PASSWORD, Role.AGENT)
-        await services.staff.set_disabled("gone", True)
-        await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
-        await services.queues.save(QUEUE)
-        floor = Floor(settings.public_url, services)
-        try:
-            yield floor
-        finally:
-            await floor.close()
-            await _stop({"acd-eventlog"})
-            await server.close()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    await client.drop_database(db_name)
-    await client.close()
-
-
-async def _stop(names: set[str]) -> None:
-    """As in test_acd_sockets: a cancellation swallowed inside redis-py must not leak a loop."""
-    tasks = [t for t in asyncio.all_tasks() if t.get_name() in names]
-    while pending := [t for t in tasks if not t.done()]:
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending, timeout=1)
+    async with live_floor(redis_server.url, mongo_url, db_name, tmp_path, aiohttp_server, seed,
+                          Floor) as floor:
+        yield floor
 
 
 def only(view: dict[str, Any]) -> dict[str, Any]:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from pymongo import AsyncMongoClient
 
-from engage.app import SERVICES, create_app
-from engage.backends import open_backends
 from engage.embedded import EmbeddedRedis
 from engage.models import Role
 from engage.routing import estimated_wait
-from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, node_settings
-from tests.socket_peers import Floor, Peer
+from engage.services import Services
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN
+from tests.socket_peers import Floor, Peer, live_floor
 
 AGENTS = {"alice": {"sales": 2, "support": 1}, "bob": {"sales": 1, "support": 2},
           "carol": {"support": 1}}
@@ -37,42 +34,22 @@ QUEUES = [
 ]
 
 
+async def seed(services: Services) -> None:
+    await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
+    for name, skills in AGENTS.items():
+        await services.staff.add(name, PASSWORD, Role.AGENT, skills=skills)
+    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
+    for queue in QUEUES:
+        await services.queues.save(queue)
+
+
 @pytest.fixture
 async def floor(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
                 redis: aioredis.Redis, aiohttp_server: Any) -> AsyncIterator[Floor]:
     """One live node (grace period 1 s) with agents, a supervisor, a site and the queues."""
-    settings = node_settings(redis_server.url, mongo_url, db_name, tmp_path,
-                             ENGAGE_CONNECT_TIMEOUT="2", ENGAGE_AGENT_GRACE="1")
-    async with open_backends(settings, own_children=False) as backends:
-        app = create_app(settings, backends)
-        server = await aiohttp_server(app, port=settings.port)
-        services = app[SERVICES]
-        await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
-        for name, skills in AGENTS.items():
-            await services.staff.add(name, PASSWORD, Role.AGENT, skills=skills)
-        await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
-        for queue in QUEUES:
-            await services.queues.save(queue)
-        floor = Floor(settings.public_url, services)
-        try:
-            yield floor
-        finally:
-            await floor.close()
-            await cancel_until_done({"acd-eventlog"})
-            await server.close()  # stop the ACD and event log before their backends close
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    await client.drop_database(db_name)
-    await client.close()
-
-
-async def cancel_until_done(names: set[str]) -> None:
-    """Stop background loops for sure: on Python 3.11 a cancellation can be swallowed by
-    asyncio.wait_for inside redis-py (each send), and a loop that caught it runs forever."""
-    tasks = [t for t in asyncio.all_tasks() if t.get_name() in names]
-    while pending := [t for t in tasks if not t.done()]:
-        for task in pending:
-            task.cancel()
-        await asyncio.wait(pending, timeout=1)
+    async with live_floor(redis_server.url, mongo_url, db_name, tmp_path, aiohttp_server, seed,
+                          Floor, ENGAGE_AGENT_GRACE="1") as floor:
+        yield floor
 
 
 async def lifecycle(floor: Floor, agent: Peer, visitor: Peer) -> str:

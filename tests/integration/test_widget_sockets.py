@@ -12,15 +12,13 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 import socketio
-from pymongo import AsyncMongoClient
 
-from engage.app import SERVICES, create_app
-from engage.backends import open_backends
 from engage.embedded import EmbeddedRedis
 from engage.models import Role
+from engage.services import Services
 from engage.visitors import identity_hash
-from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, node_settings
-from tests.socket_peers import WAIT, Floor, Peer
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN
+from tests.socket_peers import WAIT, Floor, Peer, live_floor
 
 HELP = {"_id": "help", "required_skills": {"help": 1}, "wrap_up_seconds": 30,
         "offer_timeout_seconds": 30, "max_wait_seconds": 600}
@@ -61,30 +59,21 @@ class WidgetFloor(Floor):
         return ix
 
 
+async def seed(services: Services) -> None:
+    for name in ("alice", "bob"):
+        await services.staff.add(name, PASSWORD, Role.AGENT, skills={"help": 1})
+    await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
+    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN],
+                              {"queue": "help", "sensitive_params": ["coupon"]})
+    await services.queues.save(HELP)
+
+
 @pytest.fixture
 async def floor(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
                 redis: aioredis.Redis, aiohttp_server: Any) -> AsyncIterator[WidgetFloor]:
-    settings = node_settings(redis_server.url, mongo_url, db_name, tmp_path,
-                             ENGAGE_CONNECT_TIMEOUT="2")
-    async with open_backends(settings, own_children=False) as backends:
-        app = create_app(settings, backends)
-        server = await aiohttp_server(app, port=settings.port)
-        services = app[SERVICES]
-        for name in ("alice", "bob"):
-            await services.staff.add(name, PASSWORD, Role.AGENT, skills={"help": 1})
-        await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
-        await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN],
-                                  {"queue": "help", "sensitive_params": ["coupon"]})
-        await services.queues.save(HELP)
-        floor = WidgetFloor(settings.public_url, services)
-        try:
-            yield floor
-        finally:
-            await floor.close()
-            await server.close()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
-    await client.drop_database(db_name)
-    await client.close()
+    async with live_floor(redis_server.url, mongo_url, db_name, tmp_path, aiohttp_server, seed,
+                          WidgetFloor) as floor:
+        yield floor
 
 
 def at() -> int:
