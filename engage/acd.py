@@ -271,12 +271,9 @@ class Acd:
             h = await self.store.interaction(ix)
             if h:
                 items.append(await self._view_item(ix, h, username, profiles))
-        # Ring-all offers live on the interaction only (several agents ring at once).
-        for ix in await self.store.offered_interactions(MAX_VIEW_OFFERS):
-            if ix in held:
-                continue
+        for ix in await self.store.ringing(username, MAX_VIEW_OFFERS):
             h = await self.store.interaction(ix)
-            if h and h.get("state") == "offered" and username in h.get("ring", "").split(","):
+            if ix not in held and h.get("state") == "offered":  # still, one round trip later
                 items.append(await self._view_item(ix, h, username, profiles))
         return {"state": agent.get("state", "offline"), "reason": agent.get("reason", ""),
                 "queues": [q for q in agent.get("queues", "").split(",") if q],

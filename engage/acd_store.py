@@ -128,10 +128,17 @@ class AcdStore:
         return sorted(_s(m) for m in await self.redis.smembers(
             self.key("agent", username, "ix")))
 
-    async def offered_interactions(self, limit: int) -> list[str]:
-        """Interactions being offered right now (to one agent or ringing several)."""
-        members = await self.redis.zrange(self.key("offers"), 0, limit - 1)
-        return [_s(m) for m in members if isinstance(m, bytes | str)]
+    async def ringing(self, username: str, limit: int) -> list[str]:
+        """Ring-all offers ringing this agent now (they live on the interaction only)."""
+        members = [_s(m) for m in await self.redis.zrange(self.key("offers"), 0, limit - 1)
+                   if isinstance(m, bytes | str)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ix in members:
+                pipe.hmget(self.key("ix", ix), "state", "ring")
+            rows = await pipe.execute()
+        return [ix for ix, (state, ring) in zip(members, rows, strict=True)
+                if state is not None and _s(state) == "offered"
+                and username in _s(ring or "").split(",")]
 
     async def position(self, queue: str, ix: str) -> int | None:
         rank = await self.redis.zrank(self.key("q", queue, "waiting"), ix)
