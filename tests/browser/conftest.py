@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
@@ -20,6 +22,23 @@ DIST = Path(__file__).resolve().parents[2] / "static" / "dist"
 
 # Sockets connect over loopback in well under a second; the margin is for a loaded CI box.
 expect.set_options(timeout=10_000)
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], what: str,
+                     timeout: float = 10.0) -> T:
+    """Polls a server-side condition the browser cannot signal (a row in MongoDB, a socket's
+    rooms, the ACD's view of an agent)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 @dataclass

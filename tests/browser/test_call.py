@@ -26,7 +26,7 @@ from playwright.async_api import (
 
 from engage.acd_store import AcdError
 from engage.app import RECORDERS
-from tests.browser.conftest import StaffPage
+from tests.browser.conftest import StaffPage, eventually
 from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode
 from web_widget.demo_page import render_demo_page
 
@@ -123,16 +123,16 @@ async def call(node: LiveNode, media_chromium: Browser) -> AsyncIterator[Call]:
 async def available(node: LiveNode, username: str, timeout: float = 10.0) -> None:
     """The agent made available once their console's socket has signed them in to the ACD
     (the page shows "connected" a moment before the server has registered the agent)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
+    async def made_available() -> bool | None:
         try:
             await node.services.acd.set_state(username, "available")
-            return
         except AcdError as exc:
-            if exc.code != "not_signed_in" or loop.time() > deadline:
+            if exc.code != "not_signed_in":
                 raise
-        await asyncio.sleep(0.05)  # polls the ACD: the browser cannot signal this
+            return None
+        return True
+
+    await eventually(made_available, f"{username} signed in to the ACD", timeout)
 
 
 async def chatting(call: Call, question: str, answer: str) -> tuple[str, Locator]:

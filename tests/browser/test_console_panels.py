@@ -5,10 +5,9 @@ console's socket drops), and suggestions with the outcomes agents record."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,7 +21,7 @@ from engage.demo_knowledge import load_demo_answers
 from engage.models import Role
 from engage.staff import StaffDirectory
 from engage.visitors import identity_hash
-from tests.browser.conftest import OpenPage, StaffPage
+from tests.browser.conftest import OpenPage, StaffPage, eventually
 from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, LiveNode, login
 from tests.integration.test_ledger import WANG, seed
 from tests.socket_peers import WAIT, Floor, Peer
@@ -31,24 +30,9 @@ pytestmark = pytest.mark.browser
 
 HELP = {"_id": "help", "name": "Home help", "required_skills": {}, "wrap_up_seconds": 30,
         "offer_timeout_seconds": 120, "max_wait_seconds": 600}
-T = TypeVar("T")
 # Chromium logs every 4xx answer to fetch() as a console error; a 409 is the point of the
 # conflict test, not a fault of the page.
 EXPECTED_409 = "the server responded with a status of 409"
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], what: str,
-                     timeout: float = 10.0) -> T:
-    """Polls a server-side condition the browser cannot signal (a socket's rooms)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

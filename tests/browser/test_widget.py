@@ -3,11 +3,10 @@ clients: boot, help request, live trail, struggle offer, resilient chat, invites
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from playwright.async_api import (
@@ -24,7 +23,7 @@ from playwright.async_api import (
 
 from engage.app import SOCKETS
 from engage.visitors import identity_hash
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, eventually
 from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode
 from tests.socket_peers import Floor, Peer
 from web_widget.demo_page import render_demo_page
@@ -36,21 +35,6 @@ PNA_OFF = ("--disable-features=BlockInsecurePrivateNetworkRequests,"
            "LocalNetworkAccessChecks")
 HELP_QUEUE = {"_id": "help", "required_skills": {}, "wrap_up_seconds": 30,
               "offer_timeout_seconds": 60, "max_wait_seconds": 600}
-T = TypeVar("T")
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], what: str,
-                     timeout: float = 10.0) -> T:
-    """Polls a condition the browser cannot signal directly (e.g. a row in MongoDB)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass
