@@ -8,11 +8,11 @@ from typing import Any
 from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes, json_object
-from engage.acd_store import now_ms
+from engage.acd.kpis import report_to_json
+from engage.acd.queues import to_document
+from engage.acd.store import now_ms
 from engage.errors import InvalidPayload
-from engage.kpis import report_to_json
 from engage.models import Role, StaffSession
-from engage.queues import to_document
 
 SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}
 STAFF = {Role.AGENT, Role.SUPERVISOR, Role.ADMIN}

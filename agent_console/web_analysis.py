@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes, json_object
-from engage.campaigns import csv_text
+from engage.analysis.campaigns import csv_text
+from engage.analysis.reasons import language
+from engage.analysis.suggestions import NO_RESULTS
 from engage.errors import InvalidPayload
 from engage.models import Role, StaffSession
-from engage.reasons import language
-from engage.suggestions import NO_RESULTS
 
 SUGGESTING = {Role.AGENT, Role.SUPERVISOR, Role.ADMIN}
 GIVING_FEEDBACK = {Role.AGENT, Role.SUPERVISOR, Role.MARKETER}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes
-from engage.attachments import download_headers
-from engage.chat import IX_RE
+from engage.chat.attachments import download_headers
+from engage.chat.store import IX_RE
 from engage.errors import NotFound
 from engage.models import Role, StaffSession
 from engage.services import Services

@@ -10,8 +10,8 @@ from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes, json_object
 from engage.errors import InvalidPayload, NotFound
-from engage.invite_rules import RULE_ID_RE, InviteRule, VisitContext, explain
 from engage.models import Role, StaffSession
+from engage.visits.invite_rules import RULE_ID_RE, InviteRule, VisitContext, explain
 
 WRITERS = {Role.MARKETER, Role.ADMIN}
 READERS = WRITERS | {Role.SUPERVISOR}

@@ -6,10 +6,10 @@ import orjson
 from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes, json_object
-from engage.bulletin import POST_ID_RE
-from engage.chat import IX_RE
+from engage.chat.store import IX_RE
+from engage.desk.bulletin import POST_ID_RE
+from engage.desk.knowledge import ANSWER_ID_RE
 from engage.errors import Forbidden, InvalidPayload, NotFound
-from engage.knowledge import ANSWER_ID_RE
 from engage.models import Role, StaffSession
 from engage.services import Services
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes, json_object
+from engage.customers.ledger import SEARCH_LIMIT_MAX
+from engage.customers.ledger_policy import EDITABLE, check_version, view_of
 from engage.errors import InvalidPayload
-from engage.ledger import SEARCH_LIMIT_MAX
-from engage.ledger_policy import EDITABLE, check_version, view_of
 from engage.models import ALL_ROLES, Role, StaffSession
 
 # Every role reads (marketers a reduced view) and may PATCH; which fields each role may change
-# is decided per field by engage.ledger_policy.
+# is decided per field by engage.customers.ledger_policy.
 READERS = ALL_ROLES
 EDITORS = frozenset(role for role in Role if EDITABLE[role])
 HISTORY_READERS = frozenset(role for role in Role if view_of(role).revisions)

@@ -7,9 +7,9 @@ import time
 from aiohttp import web
 
 from agent_console.web_auth import HOME_BY_ROLE, StaffRoutes, redirect, render
-from engage.ice import ice_servers
+from engage.calls.ice import ice_servers
 from engage.models import ALL_ROLES, Role, StaffSession
-from engage.sessions import SOCKET_TOKEN_TTL
+from engage.staff.sessions import SOCKET_TOKEN_TTL
 
 CONSOLE_ROLES = {Role.AGENT, Role.SUPERVISOR}
 SUPERVISOR_ROLES = {Role.SUPERVISOR, Role.ADMIN}

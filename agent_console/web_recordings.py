@@ -6,10 +6,10 @@ from aiohttp import web
 
 from agent_console.web_attachments import READERS, require_reader
 from agent_console.web_auth import StaffRoutes
-from engage.chat import IX_RE
+from engage.calls.recordings import NO_SUCH, download_headers
+from engage.chat.store import IX_RE
 from engage.errors import NotFound
 from engage.models import Role, StaffSession
-from engage.recordings import NO_SUCH, download_headers
 
 SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}
 

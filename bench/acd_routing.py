@@ -41,13 +41,13 @@ from typing import Any
 import redis.asyncio as aioredis
 import uvloop
 
-from engage.acd import ROUTE_BATCH, Acd
-from engage.acd_store import AcdStore, Outcome, load_script_text
-from engage.backends import redis_client
-from engage.embedded import EmbeddedRedis
-from engage.queues import QueueDirectory
-from engage.routing import QueueConfig
-from engage.staff import StaffDirectory
+from engage.acd.queues import QueueDirectory
+from engage.acd.routing import QueueConfig
+from engage.acd.service import ROUTE_BATCH, Acd
+from engage.acd.store import AcdStore, Outcome, load_script_text
+from engage.infra.backends import redis_client
+from engage.infra.embedded import EmbeddedRedis
+from engage.staff.directory import StaffDirectory
 
 QUEUES = ("buy_sell", "rent", "decoration", "greening", "property_management")
 AGENTS = 1000

@@ -146,7 +146,7 @@ def synthetic_inputs(n: int, seed: int) -> Any:
     year' journey."""
     from analytics.features import Categorical
     from analytics.pipeline import AnalysisInputs
-    from engage import demo_catalog as cat
+    from engage.demo import catalog as cat
 
     rng = np.random.default_rng(seed)
     day, years = 86_400, 3

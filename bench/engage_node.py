@@ -19,9 +19,9 @@ from pathlib import Path
 
 import aiohttp
 
-from engage.backends import open_backends
 from engage.config import load
-from engage.embedded import EmbeddedMongo, EmbeddedRedis, free_port, stop_process
+from engage.infra.backends import open_backends
+from engage.infra.embedded import EmbeddedMongo, EmbeddedRedis, free_port, stop_process
 from engage.models import Role
 from engage.services import build_services
 

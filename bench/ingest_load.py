@@ -27,7 +27,7 @@ from bench.engage_node import (  # noqa: E402
     agent_name,
     die_with_parent,
 )
-from engage.routing import DEFAULT_CAPACITY  # noqa: E402
+from engage.acd.routing import DEFAULT_CAPACITY  # noqa: E402
 from signaling.codec import OrjsonCodec  # noqa: E402
 
 ORIGIN = "https://www.shanghai-homes.test"

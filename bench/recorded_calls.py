@@ -74,8 +74,8 @@ from bench.recorded_call_clients import (  # noqa: E402
     reference_main,
     worker_main,
 )
-from engage.backends import open_backends  # noqa: E402
 from engage.config import load  # noqa: E402
+from engage.infra.backends import open_backends  # noqa: E402
 from engage.models import Role  # noqa: E402
 from engage.services import build_services  # noqa: E402
 

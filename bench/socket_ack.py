@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 import socketio
 
-from engage.embedded import free_port
+from engage.infra.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = int(os.environ.get("BENCH_CALLS", "2000"))

@@ -78,7 +78,7 @@ from bench.ingest_load import (  # noqa: E402
     agent_process,
     visitor_process,
 )
-from engage.embedded import free_port, stop_process  # noqa: E402
+from engage.infra.embedded import free_port, stop_process  # noqa: E402
 
 REFERENCE = """
 import asyncio, sys, uvloop, socketio

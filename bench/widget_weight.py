@@ -60,7 +60,7 @@ from playwright.async_api import (  # noqa: E402
 from playwright.async_api import Error as PlaywrightError  # noqa: E402
 
 from bench.engage_node import SITE_KEY, BenchNode  # noqa: E402
-from engage.embedded import free_port  # noqa: E402
+from engage.infra.embedded import free_port  # noqa: E402
 from web_widget.demo_page import render_demo_page  # noqa: E402
 
 DIST = ROOT / "static" / "dist"

@@ -13,19 +13,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import agent_console
 import web_widget
 from engage import bus
-from engage.backends import Backends
 from engage.config import Settings
 from engage.errors import EngageError
+from engage.infra.backends import Backends
 from engage.services import Services, build_services
-from signaling.acd_events import SocketNotifier, register_acd
-from signaling.bulletin_events import register_bulletin
-from signaling.call_events import register_calls
-from signaling.chat_events import register_chat
 from signaling.fanout import RedisFanout
+from signaling.handlers.acd import SocketNotifier, register_acd
+from signaling.handlers.bulletin import register_bulletin
+from signaling.handlers.calls import register_calls
+from signaling.handlers.chat import register_chat
+from signaling.handlers.visitor import register_visitor
 from signaling.namespaces import SignalingDeps, register
-from signaling.recorder_nodes import RecorderDirectory
+from signaling.recording.nodes import RecorderDirectory
 from signaling.server import EngageSocketServer
-from signaling.visitor_events import register_visitor
 
 log = logging.getLogger("engage.app")
 

@@ -11,9 +11,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from engage import bus, logs
+from engage import bus
 from engage.config import ENV_VARS, ConfigError, Settings, flag_for, load, with_secret_key
 from engage.errors import EngageError
+from engage.infra import logs
 from engage.models import Role
 
 log = logging.getLogger("engage.cli")
@@ -75,7 +76,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 async def _users(args: argparse.Namespace, settings: Settings) -> int:
-    from engage.backends import open_backends
+    from engage.infra.backends import open_backends
     from engage.services import build_services
 
     async with open_backends(settings, own_children=False) as backends:
@@ -101,9 +102,9 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from engage.backends import open_backends
-    from engage.demo_data import DEMO_PASSWORD, demo_logins, load_demo_data
-    from engage.staff import StaffDirectory
+    from engage.demo.data import DEMO_PASSWORD, demo_logins, load_demo_data
+    from engage.infra.backends import open_backends
+    from engage.staff.directory import StaffDirectory
 
     if args.customers < 10 or args.transactions < 10:
         raise EngageError("--customers and --transactions must be at least 10")
@@ -133,8 +134,8 @@ async def _analyze(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from analytics.errors import AnalysisInputError
-    from engage.analysis_worker import AnalysisWorker
-    from engage.backends import open_backends
+    from engage.analysis.worker import AnalysisWorker
+    from engage.infra.backends import open_backends
 
     if args.interval < 1:
         raise EngageError("--interval must be at least 1 second")
@@ -168,7 +169,7 @@ async def _serve(settings: Settings) -> int:
     from aiohttp import web
 
     from engage.app import create_app
-    from engage.backends import open_backends
+    from engage.infra.backends import open_backends
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

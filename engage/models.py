@@ -48,7 +48,7 @@ class Site:
     name: str
     allowed_origins: tuple[str, ...]
     identity_secret: str = ""
-    widget: Mapping[str, Any] = field(default_factory=dict)  # see engage.widget_settings
+    widget: Mapping[str, Any] = field(default_factory=dict)  # see engage.sites.widget_settings
 
     def allows(self, origin: str | None) -> bool:
         return origin is not None and origin in self.allowed_origins

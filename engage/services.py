@@ -4,34 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engage.acd import Acd, SilentNotifier
-from engage.acd_store import AcdStore
-from engage.analysis_store import AnalysisStore
-from engage.attachments import AttachmentStore
-from engage.auth import AuthService
-from engage.backends import Backends
-from engage.bulletin import BulletinService
-from engage.campaigns import CampaignService
-from engage.chat import ChatStore
+from engage.acd.eventlog import EventLogWriter
+from engage.acd.kpis import KpiService
+from engage.acd.queues import QueueDirectory
+from engage.acd.service import Acd, SilentNotifier
+from engage.acd.store import AcdStore
+from engage.analysis.campaigns import CampaignService
+from engage.analysis.feedback import FeedbackService
+from engage.analysis.store import AnalysisStore
+from engage.analysis.suggestions import SuggestionService
+from engage.calls.recordings import RecordingStore
+from engage.chat.attachments import AttachmentStore
+from engage.chat.store import ChatStore
 from engage.config import Settings
-from engage.eventlog import EventLogWriter
-from engage.feedback import FeedbackService
-from engage.invites import InviteService
-from engage.knowledge import KnowledgeService
-from engage.kpis import KpiService
-from engage.ledger import LedgerService
-from engage.mailer import MailOutbox
-from engage.metrics import Metrics
-from engage.profiles import ProfileDirectory
-from engage.queues import QueueDirectory
-from engage.recordings import RecordingStore
-from engage.sessions import LoginThrottle, SessionStore
-from engage.sites import SiteRegistry
-from engage.staff import StaffDirectory
-from engage.suggestions import SuggestionService
-from engage.trail_store import TrailStore
-from engage.visitors import VisitorTokens
-from engage.visits import VisitService
+from engage.customers.ledger import LedgerService
+from engage.customers.profiles import ProfileDirectory
+from engage.desk.bulletin import BulletinService
+from engage.desk.knowledge import KnowledgeService
+from engage.infra.backends import Backends
+from engage.infra.mailer import MailOutbox
+from engage.infra.metrics import Metrics
+from engage.sites.registry import SiteRegistry
+from engage.sites.visitor_tokens import VisitorTokens
+from engage.staff.auth import AuthService
+from engage.staff.directory import StaffDirectory
+from engage.staff.sessions import LoginThrottle, SessionStore
+from engage.visits.invites import InviteService
+from engage.visits.service import VisitService
+from engage.visits.trail_store import TrailStore
 
 
 @dataclass(frozen=True)

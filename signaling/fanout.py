@@ -36,7 +36,7 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
 
     async def close(self) -> None:
         if self.pubsub is not None:
-            await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self.pubsub.aclose()
         if self.redis is not None:
             await self.redis.aclose()
             self.redis = None

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engage.errors import Forbidden, NotAuthenticated, OriginNotAllowed
-from engage.sessions import SessionStore
-from engage.sites import SiteRegistry
-from engage.visitors import VisitorTokens
+from engage.sites.registry import SiteRegistry
+from engage.sites.visitor_tokens import VisitorTokens
+from engage.staff.sessions import SessionStore
 from signaling.schemas import (
     AGENT_NS,
     NAMESPACE_ROLES,

@@ -240,7 +240,7 @@ class OptOut(Payload):
     opted_out: bool
 
 
-# -- calls (voice/video of a connected interaction; engage.calls, engage.sdp_policy) --------
+# -- calls (voice/video of a connected interaction; engage.calls.service, .sdp_policy) --
 CallId = Annotated[str, msgspec.Meta(pattern=r"^call_[A-Za-z0-9_-]{16,64}$")]
 CallMedia = Literal["audio", "video"]
 # Room for a 64 KB description as JSON (escaped line breaks): the SDP policy, not the

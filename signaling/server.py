@@ -13,9 +13,9 @@ import socketio
 from socketio import packet
 
 from engage.errors import EngageError, NotAuthenticated, RateLimited, UnknownEvent
-from engage.metrics import Metrics
+from engage.infra.metrics import Metrics
+from engage.infra.ratelimit import TokenBucket
 from engage.models import Role, StaffSession, VisitorIdentity
-from engage.ratelimit import TokenBucket
 from signaling.codec import OrjsonCodec
 from signaling.guard import MalformedPacket, check_event, split_event
 from signaling.schemas import MAX_PACKET_BYTES, NAMESPACES, Payload

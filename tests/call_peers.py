@@ -21,7 +21,7 @@ from aiortc.rtp import RtpPacket
 from engage.app import SOCKETS
 from engage.models import Role
 from engage.services import Services
-from signaling.recorder_opus import SILENCE
+from signaling.recording.opus import SILENCE
 from signaling.server import EngageSocketServer
 from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN
 from tests.integration.test_widget_sockets import WidgetFloor

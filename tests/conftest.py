@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage.backends import Document, ensure_indexes, redis_client
-from engage.embedded import EmbeddedMongo, EmbeddedRedis
+from engage.infra.backends import Document, ensure_indexes, redis_client
+from engage.infra.embedded import EmbeddedMongo, EmbeddedRedis
 
 
 @pytest.fixture(scope="session")
@@ -71,9 +71,9 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from engage.app import SERVICES, create_app  # noqa: E402
-from engage.backends import open_backends  # noqa: E402
 from engage.config import Settings, load  # noqa: E402
-from engage.embedded import free_port  # noqa: E402
+from engage.infra.backends import open_backends  # noqa: E402
+from engage.infra.embedded import free_port  # noqa: E402
 from engage.models import Role  # noqa: E402
 from engage.services import Services  # noqa: E402
 

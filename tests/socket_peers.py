@@ -14,9 +14,9 @@ import socketio
 from aiohttp import web
 from pymongo import AsyncMongoClient
 
-from engage.acd_store import AcdStore
+from engage.acd.store import AcdStore
 from engage.app import SERVICES, create_app
-from engage.backends import open_backends
+from engage.infra.backends import open_backends
 from engage.services import Services
 from engage.tasks import cancel_and_wait
 from signaling.schemas import SERVER_EVENTS

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engage.demo_catalog import SITES
+from engage.demo.catalog import SITES
 from engage.services import Services
-from engage.visitors import identity_hash
+from engage.sites.visitor_tokens import identity_hash
 from web_widget.web_frame import TEMPLATES
 
 DEMO_SITE = SITES[0][0]

@@ -7,8 +7,8 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, hdrs, web
 
-from engage.attachments import download_headers
-from engage.chat import IX_RE
+from engage.chat.attachments import download_headers
+from engage.chat.store import IX_RE
 from engage.errors import EngageError, Forbidden, InvalidPayload, NotAuthenticated, NotFound
 from engage.models import VisitorIdentity
 from engage.services import Services

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from engage.errors import InvalidPayload, OriginNotAllowed
 from engage.services import Services
-from engage.visitors import proven_customer
+from engage.sites.visitor_tokens import proven_customer
 
 
 def _cors(origin: str) -> dict[str, str]:

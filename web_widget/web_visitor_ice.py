@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 
-from engage.ice import ice_servers
+from engage.calls.ice import ice_servers
 from engage.services import Services
 from web_widget.web_chat_http import bearer_identity
 

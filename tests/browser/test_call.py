@@ -24,7 +24,7 @@ from playwright.async_api import (
     expect,
 )
 
-from engage.acd_store import AcdError
+from engage.acd.store import AcdError
 from engage.app import RECORDERS
 from tests.browser.conftest import StaffPage, eventually
 from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode

@@ -14,13 +14,13 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 from pymongo import DESCENDING
 
-from engage.analysis_worker import AnalysisWorker
+from engage.analysis.worker import AnalysisWorker
 from engage.app import SOCKETS
-from engage.demo_data import load_demo_data
-from engage.demo_knowledge import load_demo_answers
+from engage.demo.data import load_demo_data
+from engage.demo.knowledge import load_demo_answers
 from engage.models import Role
-from engage.staff import StaffDirectory
-from engage.visitors import identity_hash
+from engage.sites.visitor_tokens import identity_hash
+from engage.staff.directory import StaffDirectory
 from tests.browser.conftest import OpenPage, StaffPage, eventually
 from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, LiveNode, login
 from tests.integration.test_ledger import WANG, seed

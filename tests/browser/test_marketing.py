@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import expect
 
-from engage.analysis_worker import AnalysisWorker
-from engage.demo_data import load_demo_data
-from engage.staff import StaffDirectory
+from engage.analysis.worker import AnalysisWorker
+from engage.demo.data import load_demo_data
+from engage.staff.directory import StaffDirectory
 from tests.browser.conftest import OpenPage
 from tests.conftest import LiveNode
 

@@ -22,7 +22,7 @@ from playwright.async_api import (
 )
 
 from engage.app import SOCKETS
-from engage.visitors import identity_hash
+from engage.sites.visitor_tokens import identity_hash
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, eventually
 from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode
 from tests.socket_peers import Floor, Peer

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from engage.embedded import EmbeddedRedis
+from engage.infra.embedded import EmbeddedRedis
 from engage.models import Role
 from engage.services import Services
 from signaling.schemas import DISPOSITIONS

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engage.acd_store import AcdError, AcdStore
-from engage.backends import redis_client
-from engage.embedded import EmbeddedRedis
-from engage.routing import DEFAULT_CAPACITY, QueueConfig, Strategy
+from engage.acd.routing import DEFAULT_CAPACITY, QueueConfig, Strategy
+from engage.acd.store import AcdError, AcdStore
+from engage.infra.backends import redis_client
+from engage.infra.embedded import EmbeddedRedis
 
 AGENTS = ["a1", "a2", "a3", "a4"]
 QUEUES = {"sales": Strategy.LONGEST_IDLE, "care": Strategy.RING_ALL,

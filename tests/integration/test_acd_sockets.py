@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from engage.embedded import EmbeddedRedis
+from engage.acd.routing import estimated_wait
+from engage.infra.embedded import EmbeddedRedis
 from engage.models import Role
-from engage.routing import estimated_wait
 from engage.services import Services
 from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN
 from tests.socket_peers import Floor, Peer, live_floor

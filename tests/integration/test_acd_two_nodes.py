@@ -17,11 +17,11 @@ import pytest
 import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
-from engage.acd_store import PREFIX
-from engage.embedded import EmbeddedRedis, free_port
+from engage.acd.routing import DEFAULT_CAPACITY
+from engage.acd.store import PREFIX
+from engage.infra.embedded import EmbeddedRedis, free_port
 from engage.models import Role
-from engage.routing import DEFAULT_CAPACITY
-from engage.staff import StaffDirectory
+from engage.staff.directory import StaffDirectory
 from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, login, socket_token
 from tests.integration.test_serve import start_node, wait_ready
 from tests.socket_peers import WAIT, Peer

@@ -21,11 +21,11 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage import keys
-from engage.analysis_store import OFFERS, RUNS, AnalysisStore
-from engage.analysis_worker import AnalysisBusy, AnalysisWorker, RunReport
-from engage.campaigns import CSV_HEADER
-from engage.demo_data import load_demo_data
-from engage.staff import StaffDirectory
+from engage.analysis.campaigns import CSV_HEADER
+from engage.analysis.store import OFFERS, RUNS, AnalysisStore
+from engage.analysis.worker import AnalysisBusy, AnalysisWorker, RunReport
+from engage.demo.data import load_demo_data
+from engage.staff.directory import StaffDirectory
 from tests.conftest import LiveNode, login
 
 Document = dict[str, Any]

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage.attachments import AttachmentStore, safe_name, sniff
-from engage.backends import Document
+from engage.chat.attachments import AttachmentStore, safe_name, sniff
 from engage.errors import NotFound, PayloadTooLarge, UnsupportedType
+from engage.infra.backends import Document
 from tests.conftest import SITE_KEY, LiveNode, login
 
 IX = "ix0000000042"

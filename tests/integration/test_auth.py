@@ -8,12 +8,12 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage import keys
-from engage.auth import AuthService
-from engage.backends import Document
 from engage.errors import BadCredentials, Conflict, InvalidPayload, LoginThrottled
+from engage.infra.backends import Document
 from engage.models import Role
-from engage.sessions import LoginThrottle, SessionStore, ThrottlePolicy
-from engage.staff import StaffDirectory
+from engage.staff.auth import AuthService
+from engage.staff.directory import StaffDirectory
+from engage.staff.sessions import LoginThrottle, SessionStore, ThrottlePolicy
 from tests.conftest import PASSWORD, LiveNode, login
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engage.models import Role
-from engage.staff import StaffDirectory
+from engage.staff.directory import StaffDirectory
 
 
 async def test_staff_round_trip(db) -> None:  # type: ignore[no-untyped-def]

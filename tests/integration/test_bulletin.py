@@ -13,10 +13,10 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage.app import create_app
-from engage.backends import open_backends
-from engage.bulletin import BulletinService
-from engage.embedded import EmbeddedRedis
+from engage.desk.bulletin import BulletinService
 from engage.errors import Forbidden, InvalidPayload, NotFound
+from engage.infra.backends import open_backends
+from engage.infra.embedded import EmbeddedRedis
 from engage.models import Role, StaffSession
 from tests.conftest import PASSWORD, LiveNode, login, node_settings, socket_token
 from tests.socket_peers import WAIT, Peer

@@ -16,11 +16,11 @@ from aiortc import MediaStreamTrack, RTCPeerConnection
 from aiortc import RTCSessionDescription as Description
 from aiortc.sdp import candidate_from_sdp
 
-from engage.calls import ANSWER_LIMIT_MS, AWAY_LIMIT_MS, CallService
-from engage.embedded import EmbeddedRedis
+from engage.acd.queues import from_document, to_document
+from engage.calls.ice import turn_credentials
+from engage.calls.service import ANSWER_LIMIT_MS, AWAY_LIMIT_MS, CallService
 from engage.errors import InvalidPayload
-from engage.ice import turn_credentials
-from engage.queues import from_document, to_document
+from engage.infra.embedded import EmbeddedRedis
 from signaling.schemas import VISITOR_NS
 from signaling.server import SocketState
 from tests.call_peers import (

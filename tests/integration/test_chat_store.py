@@ -14,10 +14,10 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import AutoReconnect, DuplicateKeyError
 
-from engage.backends import Document
-from engage.chat import MESSAGES, ChatStore
+from engage.chat.store import MESSAGES, ChatStore
 from engage.errors import Conflict, InvalidPayload
-from engage.group_commit import GroupInsert
+from engage.infra.backends import Document
+from engage.infra.group_commit import GroupInsert
 
 IX = "ix0000000042"
 

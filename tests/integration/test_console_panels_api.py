@@ -11,13 +11,13 @@ import aiohttp
 import pytest
 from pymongo import DESCENDING
 
-from engage.analysis_worker import AnalysisWorker
-from engage.demo_data import load_demo_data
-from engage.demo_knowledge import load_demo_answers
+from engage.analysis.worker import AnalysisWorker
+from engage.customers.ledger_policy import OPT_OUTS
+from engage.demo.data import load_demo_data
+from engage.demo.knowledge import load_demo_answers
 from engage.errors import InvalidPayload
-from engage.ledger_policy import OPT_OUTS
 from engage.models import Role
-from engage.staff import StaffDirectory
+from engage.staff.directory import StaffDirectory
 from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode, login
 from tests.integration.test_ledger import LI, WANG, seed
 from tests.socket_peers import Floor, Peer

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage import demo_catalog as cat
-from engage.demo_data import DEMO_PASSWORD, DemoSummary, demo_logins, load_demo_data
+from engage.demo import catalog as cat
+from engage.demo.data import DEMO_PASSWORD, DemoSummary, demo_logins, load_demo_data
 from engage.models import Role
-from engage.staff import StaffDirectory
+from engage.staff.directory import StaffDirectory
 
 Document = dict[str, Any]
 

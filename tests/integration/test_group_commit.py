@@ -9,7 +9,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from engage.group_commit import GroupInsert
+from engage.infra.group_commit import GroupInsert
 
 
 async def test_each_caller_hears_about_its_own_document(

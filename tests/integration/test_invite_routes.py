@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engage.invite_rules import VisitContext
+from engage.visits.invite_rules import VisitContext
 from tests.conftest import SITE_KEY, LiveNode, login
 
 Document = dict[str, Any]

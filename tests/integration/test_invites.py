@@ -14,8 +14,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from engage import bus, keys
 from engage.errors import Conflict, Forbidden, InvalidPayload, NotFound
-from engage.invite_rules import VisitContext
-from engage.invites import InviteService
+from engage.visits.invite_rules import VisitContext
+from engage.visits.invites import InviteService
 
 Document = dict[str, Any]
 SITE = "site_homes"

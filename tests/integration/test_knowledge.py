@@ -13,9 +13,9 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage import bus, keys
-from engage.demo_knowledge import load_demo_answers
+from engage.demo.knowledge import load_demo_answers
+from engage.desk.knowledge import COLLECTION, KnowledgeService
 from engage.errors import Conflict, InvalidPayload, NotFound
-from engage.knowledge import COLLECTION, KnowledgeService
 from tests.conftest import LiveNode, login
 
 Document = dict[str, Any]

@@ -9,9 +9,9 @@ import orjson
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage import kpis
+from engage.acd import kpis
+from engage.acd.kpis import KpiService, ensure_indexes, report_to_json
 from engage.errors import InvalidPayload
-from engage.kpis import KpiService, ensure_indexes, report_to_json
 
 Document = dict[str, Any]
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -12,9 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage.backends import Document
+from engage.customers.ledger import RECENT_PER_LINE, REVISIONS, LedgerService
 from engage.errors import Conflict, Forbidden, InvalidPayload, NotFound
-from engage.ledger import RECENT_PER_LINE, REVISIONS, LedgerService
+from engage.infra.backends import Document
 from engage.models import Role
 from tests.conftest import LiveNode, login
 

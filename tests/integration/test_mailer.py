@@ -15,10 +15,10 @@ import redis.asyncio as aioredis
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage.backends import Document
-from engage.chat import ChatStore
+from engage.chat.store import ChatStore
 from engage.errors import InvalidPayload
-from engage.mailer import MAX_ATTEMPTS, MailOutbox, SmtpTarget, check_address
+from engage.infra.backends import Document
+from engage.infra.mailer import MAX_ATTEMPTS, MailOutbox, SmtpTarget, check_address
 
 IX = "ix0000000042"
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage.backends import Document
-from engage.kpis import KpiService
+from engage.acd.kpis import KpiService
+from engage.infra.backends import Document
 
 BASE = datetime(2026, 11, 22, 8, 11, 8, 858000, tzinfo=UTC)
 

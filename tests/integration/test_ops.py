@@ -7,8 +7,8 @@ from pathlib import Path
 import aiohttp
 
 from engage.app import create_app
-from engage.backends import open_backends
-from engage.embedded import EmbeddedRedis
+from engage.infra.backends import open_backends
+from engage.infra.embedded import EmbeddedRedis
 from tests.conftest import LiveNode, node_settings, socket_token
 from tests.rawsocket import RawSocket
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiortc import RTCPeerConnection
 
-from signaling.recorder_file import CallRecording
-from signaling.recorder_peer import RecordedCall
+from signaling.recording.file import CallRecording
+from signaling.recording.peer import RecordedCall
 from tests.call_peers import NO_ICE_SERVERS, Tone
 
 
@@ -60,7 +60,7 @@ def answers_made(monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[asyncio.Event
             await super().setLocalDescription(*args, **kwargs)
             self.answered.set()
 
-    monkeypatch.setattr("signaling.recorder_peer.RTCPeerConnection", Observed)
+    monkeypatch.setattr("signaling.recording.peer.RTCPeerConnection", Observed)
     return made
 
 

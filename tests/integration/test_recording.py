@@ -18,8 +18,8 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, VideoStreamTrack
 from aiortc import RTCSessionDescription as Description
 
 from engage.app import RECORDERS
-from engage.calls import AWAY_LIMIT_MS, CallService
-from engage.embedded import EmbeddedRedis
+from engage.calls.service import AWAY_LIMIT_MS, CallService
+from engage.infra.embedded import EmbeddedRedis
 from tests.call_peers import (
     NO_ICE_SERVERS,
     CallFloor,

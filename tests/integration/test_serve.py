@@ -18,9 +18,9 @@ import redis.asyncio as aioredis
 import socketio
 from pymongo import AsyncMongoClient
 
-from engage.embedded import EmbeddedRedis, free_port, pid_alive
+from engage.infra.embedded import EmbeddedRedis, free_port, pid_alive
 from engage.models import Role
-from engage.staff import StaffDirectory
+from engage.staff.directory import StaffDirectory
 from tests.conftest import PASSWORD, socket_token
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage.trail_store import TrailStore
+from engage.visits.trail_store import TrailStore
 
 
 def event(visit: str, seq: int, url: str) -> dict[str, Any]:

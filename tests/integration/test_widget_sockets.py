@@ -13,10 +13,10 @@ import pytest
 import redis.asyncio as aioredis
 import socketio
 
-from engage.embedded import EmbeddedRedis
+from engage.infra.embedded import EmbeddedRedis
 from engage.models import Role
 from engage.services import Services
-from engage.visitors import identity_hash
+from engage.sites.visitor_tokens import identity_hash
 from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN
 from tests.socket_peers import WAIT, Floor, Peer, live_floor
 

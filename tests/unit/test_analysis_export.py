@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from analytics.pipeline import AnalysisParams, AnalysisResult, analyse
-from engage.analysis_export import customer_documents, report, rule_documents
-from engage.analysis_inputs import Fingerprint, LoadedInputs, ProductInfo
+from engage.analysis.export import customer_documents, report, rule_documents
+from engage.analysis.inputs import Fingerprint, LoadedInputs, ProductInfo
 from tests.unit.test_analytics_pipeline import PRODUCTS, synthetic
 
 

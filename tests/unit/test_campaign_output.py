@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from engage.analysis_inputs import ProductInfo
-from engage.analysis_store import RunInfo
-from engage.campaigns import CSV_HEADER, CampaignCriteria, csv_text, is_e164
+from engage.analysis.campaigns import CSV_HEADER, CampaignCriteria, csv_text, is_e164
+from engage.analysis.feedback import uplift_table
+from engage.analysis.inputs import ProductInfo
+from engage.analysis.store import RunInfo
 from engage.errors import InvalidPayload
-from engage.feedback import uplift_table
 
 RUN = RunInfo(version=3, run_at="2026-11-22T07:50:00+00:00", as_of="2026-10-31T00:00:00+00:00",
               products={"DC-FUL": ProductInfo("DC-FUL", "Full renovation", "全屋装修",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from engage.dates import utc, whole_seconds, within
+from engage.infra.dates import utc, whole_seconds, within
 
 T = datetime(2026, 11, 22, 8, 11, 8, 858000, tzinfo=UTC)
 

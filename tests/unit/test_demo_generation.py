@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from engage import demo_catalog as cat
-from engage.demo_catalog import WINDOW_END, WINDOW_START
-from engage.demo_data import DEMO_PASSWORD, DemoDataset, demo_logins, generate_dataset
+from engage.demo import catalog as cat
+from engage.demo.catalog import WINDOW_END, WINDOW_START
+from engage.demo.data import DEMO_PASSWORD, DemoDataset, demo_logins, generate_dataset
 from engage.models import Role
-from engage.sites import SITE_KEY_RE, check_origin
-from engage.staff import check_password, check_username
+from engage.sites.registry import SITE_KEY_RE, check_origin
+from engage.staff.directory import check_password, check_username
 
 E164_MOBILE = re.compile(r"^\+861[3-9]\d{9}$")
 EMAIL = re.compile(r"^[a-z0-9._]+@[a-z0-9-]+(\.[a-z0-9-]+)+$")

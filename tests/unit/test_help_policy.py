@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engage.errors import InvalidPayload
-from engage.help_policy import (
+from engage.visits.help_policy import (
     DEFAULT_WEIGHTS,
     HelpThresholds,
     StruggleState,

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage import sites
+from engage.acd.routing import BusinessHours
 from engage.errors import InvalidPayload
-from engage.invite_rules import (
+from engage.sites import registry as sites
+from engage.visits.invite_rules import (
     SITE_KEY_RE,
     InviteRule,
     VisitContext,
@@ -20,7 +21,6 @@ from engage.invite_rules import (
     explain,
     glob_match,
 )
-from engage.routing import BusinessHours
 
 # A Wednesday, 10:00 in Shanghai.
 NOW = datetime(2025, 3, 5, 2, 0, tzinfo=UTC)

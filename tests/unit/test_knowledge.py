@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from engage.demo_knowledge import demo_answers
-from engage.errors import InvalidPayload
-from engage.knowledge import (
+from engage.demo.knowledge import demo_answers
+from engage.desk.knowledge import (
     MAX_TEXT,
     VARIABLES,
     build_index,
@@ -17,6 +16,7 @@ from engage.knowledge import (
     template_problems,
     validate_answer,
 )
+from engage.errors import InvalidPayload
 
 Document = dict[str, Any]
 

@@ -21,7 +21,7 @@ from analytics.kpis import (
     interaction_facts,
     seconds,
 )
-from engage.lifecycle import MOVES, TERMINAL, State
+from engage.acd.lifecycle import MOVES, TERMINAL, State
 
 T0 = 1_790_000_000.0  # all times below are seconds after T0
 HOUR = 3600.0

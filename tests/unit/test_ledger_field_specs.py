@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from engage.customers.ledger_policy import EDITABLE_FIELDS, field_spec, normalise
 from engage.errors import InvalidPayload
-from engage.ledger_policy import EDITABLE_FIELDS, field_spec, normalise
 
 
 @pytest.mark.parametrize("field", sorted(EDITABLE_FIELDS))

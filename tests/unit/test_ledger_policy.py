@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from engage import demo_catalog
-from engage.errors import Forbidden, InvalidPayload
-from engage.ledger_policy import (
+from engage.customers.ledger_policy import (
     EDITABLE_FIELDS,
     MEMBERSHIPS,
     NOTE_MAX,
@@ -31,6 +29,8 @@ from engage.ledger_policy import (
     view_of,
     visible_change,
 )
+from engage.demo import catalog as demo_catalog
+from engage.errors import Forbidden, InvalidPayload
 from engage.models import Role
 
 A, S, M, D = Role.AGENT, Role.SUPERVISOR, Role.MARKETER, Role.ADMIN

@@ -6,7 +6,15 @@ import itertools
 
 import pytest
 
-from engage.lifecycle import MOVES, TERMINAL, IllegalTransition, State, can_move, lua_table, move
+from engage.acd.lifecycle import (
+    MOVES,
+    TERMINAL,
+    IllegalTransition,
+    State,
+    can_move,
+    lua_table,
+    move,
+)
 
 LEGAL = {
     (State.NEW, State.QUEUED), (State.NEW, State.OFFERED), (State.NEW, State.ABANDONED),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage.ratelimit import TokenBucket
+from engage.infra.ratelimit import TokenBucket
 
 
 def test_burst_then_refill() -> None:

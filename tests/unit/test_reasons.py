@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engage.reasons import (
+from engage.analysis.reasons import (
     factor_phrase,
     language,
     model_reason,

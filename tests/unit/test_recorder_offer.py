@@ -8,9 +8,9 @@ import re
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
+from engage.calls.sdp_policy import SdpRefused
 from engage.config import ConfigError, load
-from engage.sdp_policy import SdpRefused
-from signaling.recorder_offer import check_offer
+from signaling.recording.offer import check_offer
 
 
 async def _offer(*kinds: str) -> str:

@@ -8,8 +8,8 @@ import struct
 import av
 import pytest
 
-from signaling.recorder_ogg import BOS, EOS, OggOpusWriter, crc, lacing, page
-from signaling.recorder_opus import SILENCE, pair
+from signaling.recording.ogg import BOS, EOS, OggOpusWriter, crc, lacing, page
+from signaling.recording.opus import SILENCE, pair
 
 
 def reference_crc(data: bytes) -> int:

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from signaling.recorder_opus import (
+from signaling.recording.opus import (
     SILENCE,
     OpusPacketError,
     dual_channel_head,

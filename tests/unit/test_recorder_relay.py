@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import av
 
-from signaling.recorder_opus import SILENCE
-from signaling.recorder_relay import OpusRelay, Vp8Relay
+from signaling.recording.opus import SILENCE
+from signaling.recording.relay import OpusRelay, Vp8Relay
 
 FRAME = 960
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from signaling.recorder_opus import SILENCE, pair
-from signaling.recorder_timeline import HORIZON_SLOTS, REANCHOR_SLOTS, DualTimeline
+from signaling.recording.opus import SILENCE, pair
+from signaling.recording.timeline import HORIZON_SLOTS, REANCHOR_SLOTS, DualTimeline
 
 FRAME = 960
 

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engage.errors import InvalidPayload
-from engage.routing import (
+from engage.acd.routing import (
     FRONT_BONUS_MS,
     BusinessHours,
     CapacityRules,
@@ -22,6 +21,7 @@ from engage.routing import (
     order_score,
     ready_score,
 )
+from engage.errors import InvalidPayload
 
 CHANNELS = ["chat", "voice", "video", "cobrowse", "phone", "outbound"]
 

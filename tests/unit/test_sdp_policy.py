@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
-from engage.sdp_policy import (
+from engage.calls.sdp_policy import (
     MAX_CANDIDATE_CHARS,
     MAX_SDP_BYTES,
     CandidateRefused,

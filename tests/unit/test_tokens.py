@@ -10,12 +10,12 @@ import logging
 import orjson
 import pytest
 
+from engage.calls.ice import ice_servers, turn_credentials
 from engage.errors import InvalidPayload, NotAuthenticated
-from engage.ice import ice_servers, turn_credentials
-from engage.logs import JsonFormatter
+from engage.infra.logs import JsonFormatter
 from engage.models import Site
-from engage.sites import check_origin
-from engage.visitors import VisitorTokens
+from engage.sites.registry import check_origin
+from engage.sites.visitor_tokens import VisitorTokens
 from signaling.codec import OrjsonCodec
 
 

@@ -1,0 +1,358 @@
+"""The ACD service: interactions through queues to agents, on any number of nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from engage.acd.queues import QueueDirectory
+from engage.acd.routing import ROUTABLE_STATES, Channel, can_take, eligible, estimated_wait
+from engage.acd.store import AcdError, AcdStore, Outcome, now_ms
+from engage.customers.profiles import ProfileDirectory
+from engage.infra.metrics import Metrics
+from engage.models import Role
+from engage.staff.directory import StaffDirectory
+from engage.tasks import cancel_and_wait
+
+log = logging.getLogger("engage.acd.service")
+
+DEFAULT_AHT_SECONDS = 180.0
+ROUTE_BATCH = 20
+# Agent pushes that carry a deadline (``deadline_ms``) the console counts down.
+TIMED_PUSHES = frozenset({"offer", "consult_offer", "wrap_up"})
+EVENT_STREAM_MAXLEN = 1_000_000  # as the Lua scripts' own entries
+
+
+# Offers ringing right now, all agents together: a console lists its own among them.
+MAX_VIEW_OFFERS = 1000
+
+
+class AcdNotifier(Protocol):
+    """How the ACD's decisions reach people; the Socket.IO adapter implements it."""
+
+    async def to_agent(self, username: str, event: str, data: dict[str, Any]) -> None: ...
+
+    async def to_interaction(self, ix: str, event: str, data: dict[str, Any]) -> None: ...
+
+    async def queue_changed(self, queue: str) -> None: ...
+
+
+class SilentNotifier:
+    """For processes without sockets (CLI, benchmarks): decisions are made, nobody is told."""
+
+    async def to_agent(self, username: str, event: str, data: dict[str, Any]) -> None:
+        return None
+
+    async def to_interaction(self, ix: str, event: str, data: dict[str, Any]) -> None:
+        return None
+
+    async def queue_changed(self, queue: str) -> None:
+        return None
+
+
+class Acd:
+    def __init__(self, store: AcdStore, queues: QueueDirectory, staff: StaffDirectory,
+                 notifier: AcdNotifier, *, node_id: str, metrics: Metrics | None = None,
+                 profiles: ProfileDirectory | None = None,
+                 grace_seconds: float = 30.0, heartbeat_timeout_seconds: float = 20.0,
+                 sweep_interval: float = 0.25) -> None:
+        self.store = store
+        self.queues = queues
+        self.staff = staff
+        self.notifier = notifier
+        self.node_id = node_id
+        self.metrics = metrics
+        self.profiles = profiles
+        self.grace_ms = int(grace_seconds * 1000)
+        self.heartbeat_timeout_ms = int(heartbeat_timeout_seconds * 1000)
+        self.sweep_interval = sweep_interval
+        self._local_agents: Counter[str] = Counter()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- life cycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.queues.refresh()
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._loop(self.sweep, self.sweep_interval),
+                                               name="acd-sweep"),
+                           asyncio.create_task(self._loop(self.heartbeat, 5.0),
+                                               name="acd-heartbeat"),
+                           asyncio.create_task(self._loop(self.update_gauges, 2.0),
+                                               name="acd-gauges")]
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        await cancel_and_wait(tasks)
+
+    async def _loop(self, step: Any, interval: float) -> None:
+        while True:
+            try:
+                await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("acd background step failed", extra={"step": step.__name__})
+            await asyncio.sleep(interval)
+
+    # -- outcomes ----------------------------------------------------------------------------
+    async def _apply(self, outcome: Outcome, routed: set[str] | None = None) -> None:
+        """Tell people what was decided, then route the queues that may now match."""
+        profiles: dict[str, Any] = {}
+        for note in outcome.notify:
+            data = dict(note.get("data") or {})
+            if isinstance(data.get("context"), str):
+                data["context"] = orjson.loads(data["context"] or "{}")
+            target, event = str(note["id"]), str(note["event"])
+            if event in ("offer", "consult_offer") and self.profiles is not None:
+                customer = str(data.get("customer") or "")
+                if customer and customer not in profiles:
+                    profiles[customer] = await self.profiles.summary(customer)
+                data["profile"] = profiles.get(customer)
+            if event in TIMED_PUSHES:
+                # The sender's clock, so a console counts down deadlines on the server's time.
+                data["server_ms"] = now_ms()
+            if note["to"] == "agent":
+                await self.notifier.to_agent(target, event, data)
+            elif note["to"] == "ix":
+                await self.notifier.to_interaction(target, event, data)
+            elif note["to"] == "queue":
+                await self.notifier.queue_changed(target)
+        routed = routed if routed is not None else set()
+        for queue in outcome.route:
+            if queue not in routed:
+                routed.add(queue)
+                await self.route(queue, routed)
+
+    async def _run(self, op: str, *args: object) -> Outcome:
+        outcome = await self.store.call(op, *args)
+        await self._apply(outcome)
+        return outcome
+
+    async def route(self, queue: str, routed: set[str] | None = None) -> int:
+        """Offer waiting interactions of ``queue`` until no agent matches."""
+        offered = 0
+        routed = routed if routed is not None else {queue}
+        while True:
+            outcome = await self.store.call("route", queue, ROUTE_BATCH)
+            count = len(outcome.fields.get("offered") or [])
+            offered += count
+            await self._apply(Outcome(fields=outcome.fields, notify=outcome.notify,
+                                      route=[q for q in outcome.route if q != queue]), routed)
+            if count < ROUTE_BATCH:
+                return offered
+
+    # -- interactions ------------------------------------------------------------------------
+    async def enqueue(self, queue_id: str, channel: str, *, customer: str = "",
+                      visitor: str = "", site: str = "", context: Mapping[str, Any] | None = None,
+                      priority: int | None = None, front: bool = False, ix: str = ""
+                      ) -> dict[str, Any]:
+        """Queue a new interaction (and route it at once); ``ix`` may be allocated first with
+        ``store.next_interaction_id()`` so the caller can listen before anything happens."""
+        queue = self.queues.get(queue_id)
+        try:
+            Channel(channel)
+        except ValueError:
+            raise AcdError("unknown_channel") from None
+        if queue.hours is not None and not queue.hours.is_open(datetime.now(UTC)):
+            raise AcdError("queue_closed", exit="message")
+        outcome = await self._run(
+            "enqueue", ix, queue_id, channel, "" if priority is None else priority, customer,
+            visitor, site, orjson.dumps(dict(context or {})).decode(), "1" if front else "0")
+        ix = str(outcome.fields["interaction"])
+        status = await self.status(ix) if outcome.fields.get("state") == "queued" else {
+            "state": outcome.fields.get("state"), "queue": queue_id}
+        return {"interaction": ix, **status}
+
+    async def status(self, ix: str) -> dict[str, Any]:
+        """State, position and estimated wait of one interaction, as its visitor sees it."""
+        h = await self.store.interaction(ix)
+        if not h:
+            raise AcdError("unknown_interaction", "No such interaction.")
+        out: dict[str, Any] = {"state": h["state"], "queue": h.get("queue", ""),
+                               "record_calls": self.queues.records_calls(h.get("queue", ""))}
+        if h["state"] == "queued":
+            position = await self.store.position(h["queue"], ix)
+            aht = float(await self.store.redis.hget(
+                self.store.key("q", h["queue"]), "aht") or DEFAULT_AHT_SECONDS)
+            staffed = int(await self.store.redis.scard(
+                self.store.key("q", h["queue"], "staffed")))
+            out["position"] = position
+            out["estimated_wait_seconds"] = round(estimated_wait(position or 0, aht, staffed))
+        return out
+
+    async def accept(self, username: str, ix: str) -> dict[str, Any]:
+        outcome = await self._run("accept", ix, username)
+        fields = dict(outcome.fields)
+        fields["context"] = orjson.loads(fields.get("context") or "{}")
+        return fields
+
+    async def decline(self, username: str, ix: str) -> None:
+        await self._run("decline", ix, username)
+
+    async def complete(self, ix: str, username: str, actor: str) -> None:
+        await self._run("complete", ix, username, actor)
+
+    async def wrap_up(self, username: str, ix: str, disposition: str, note: str = "") -> None:
+        await self._run("wrap", ix, username, disposition)
+        if note:
+            # Beside the transition in the interaction's history (kind "note": KPIs skip it).
+            await self.store.redis.xadd(
+                self.store.key("events"),
+                {"kind": "note", "ix": ix, "agent": username, "note": note,
+                 "disposition": disposition, "at": str(now_ms())},
+                maxlen=EVENT_STREAM_MAXLEN, approximate=True)
+
+    async def abandon(self, ix: str, reason: str = "customer_left") -> None:
+        await self._run("abandon", ix, reason)
+
+    async def transfer(self, username: str, ix: str, *, to_queue: str | None = None,
+                       to_agent: str | None = None, warm: bool = False) -> None:
+        if (to_queue is None) == (to_agent is None):
+            raise AcdError("bad_transfer", "Name exactly one of to_queue or to_agent.")
+        if to_queue is not None:
+            if warm:
+                raise AcdError("bad_transfer", "A warm transfer goes to an agent.")
+            self.queues.get(to_queue)
+            await self._run("transfer_queue", ix, username, to_queue)
+        elif warm:
+            await self._run("consult", ix, username, to_agent)
+        else:
+            await self._run("transfer_agent", ix, username, to_agent)
+
+    async def consult_accept(self, username: str, ix: str) -> None:
+        await self._run("consult_accept", ix, username)
+
+    async def consult_complete(self, username: str, ix: str) -> None:
+        await self._run("consult_complete", ix, username)
+
+    async def consult_cancel(self, username: str, ix: str) -> None:
+        await self._run("consult_cancel", ix, username)
+
+    # -- agents ------------------------------------------------------------------------------
+    async def serving_queues(self, username: str) -> list[str]:
+        user = await self.staff.get(username)
+        if user is None:
+            return []
+        chosen = set(user.queues)
+        return [q.queue_id for q in self.queues.all()
+                if (not chosen or q.queue_id in chosen) and eligible(user.skills,
+                                                                     q.required_skills)]
+
+    async def agent_connected(self, username: str) -> dict[str, Any]:
+        self._local_agents[username] += 1
+        queues = await self.serving_queues(username)
+        outcome = await self._run("agent_online", username, ",".join(queues), self.node_id)
+        return {"state": outcome.fields.get("state"), "queues": queues}
+
+    async def agent_disconnected(self, username: str) -> None:
+        self._local_agents[username] -= 1
+        if self._local_agents[username] <= 0:
+            del self._local_agents[username]
+            await self._run("agent_disconnected", username, self.grace_ms)
+
+    async def set_state(self, username: str, state: str, reason: str = "") -> str:
+        outcome = await self._run("agent_state", username, state, reason)
+        return str(outcome.fields.get("state"))
+
+    async def agent_view(self, username: str) -> dict[str, Any]:
+        """Everything a console needs to rebuild itself after a reload: offers with their
+        deadlines, conversations, consultations and wrap-ups (with theirs), on server time."""
+        agent = await self.store.agent(username)
+        items = []
+        profiles: dict[str, Any] = {}
+        held = await self.store.agent_interactions(username)
+        for ix in held:
+            h = await self.store.interaction(ix)
+            if h:
+                items.append(await self._view_item(ix, h, username, profiles))
+        for ix in await self.store.ringing(username, MAX_VIEW_OFFERS):
+            h = await self.store.interaction(ix)
+            if ix not in held and h.get("state") == "offered":  # still, one round trip later
+                items.append(await self._view_item(ix, h, username, profiles))
+        return {"state": agent.get("state", "offline"), "reason": agent.get("reason", ""),
+                "queues": [q for q in agent.get("queues", "").split(",") if q],
+                "interactions": items, "server_ms": now_ms()}
+
+    async def _view_item(self, ix: str, h: dict[str, str], username: str,
+                         profiles: dict[str, Any]) -> dict[str, Any]:
+        """One interaction as the console shows it; ``profiles`` caches customer summaries."""
+        consulting = h.get("consult", "") == username
+        item: dict[str, Any] = {
+            "interaction": ix, "state": h.get("state"), "queue": h.get("queue"),
+            "channel": h.get("channel"), "customer": h.get("customer"),
+            "visitor": h.get("visitor", ""),
+            "context": orjson.loads(h.get("context") or "{}"),
+            "consult": h.get("consult", ""), "consult_state": h.get("consult_state", ""),
+            "agent": h.get("agent", ""),
+            "answered_ms": int(h.get("answered_ms") or 0),
+            "ended_ms": int(h.get("ended_ms") or 0)}
+        if h.get("state") == "offered":
+            item["deadline_ms"] = int(h.get("offer_deadline") or 0)
+        elif consulting and h.get("consult_state") == "offered":
+            score = await self.store.redis.zscore(self.store.key("consults"), ix)
+            item["deadline_ms"] = int(score or 0)
+        elif h.get("state") == "wrap_up":
+            item["deadline_ms"] = int(h.get("wrap_deadline") or 0)
+        customer = h.get("customer", "")
+        waiting = h.get("state") == "offered" or (
+            consulting and h.get("consult_state") == "offered")
+        if waiting:  # as the offer push carries it
+            if customer and self.profiles is not None and customer not in profiles:
+                profiles[customer] = await self.profiles.summary(customer)
+            item["profile"] = profiles.get(customer)
+        return item
+
+    async def roster(self) -> list[dict[str, Any]]:
+        """Agents (and supervisors, who may take work) with their ACD state and the channels
+        each could take one more of right now: the targets of a transfer."""
+        users = [u for u in await self.staff.list()
+                 if not u.disabled and u.role in (Role.AGENT, Role.SUPERVISOR)]
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for user in users:
+                pipe.hgetall(self.store.key("agent", user.username))
+            hashes = await pipe.execute()
+        out = []
+        for user, raw in zip(users, hashes, strict=True):
+            h = {_text(k): _text(v) for k, v in raw.items()}
+            state = h.get("state", "offline")
+            routable = state in ROUTABLE_STATES and h.get("connected") == "1"
+            # The default capacity rules: the ones engage.services gives the Lua scripts.
+            load = {c.value: int(h.get(f"load:{c.value}") or 0) for c in Channel}
+            out.append({"username": user.username, "display_name": user.display_name,
+                        "state": state, "reason": h.get("reason", ""),
+                        "connected": h.get("connected") == "1",
+                        "takes": [c for c in load if routable and can_take(load, c)]})
+        return out
+
+    # -- timers ------------------------------------------------------------------------------
+    async def sweep(self) -> None:
+        await self._run("sweep", self.heartbeat_timeout_ms)
+
+    async def heartbeat(self) -> None:
+        """This node still holds these agents' sockets (a dead node's agents go stale)."""
+        if self._local_agents:
+            now = now_ms()
+            await self.store.redis.zadd(self.store.key("heartbeat"),
+                                        {a: now for a in self._local_agents}, xx=True)
+
+    async def update_gauges(self) -> None:
+        if self.metrics is None:
+            return
+        now = now_ms()
+        for queue in await self.store.queue_ids():
+            waiting, oldest = await self.store.queue_snapshot(queue)
+            self.metrics.queue_waiting.labels(queue).set(waiting)
+            self.metrics.queue_longest_wait.labels(queue).set(
+                0 if oldest is None else (now - oldest) / 1000)
+        for state, count in (await self.store.agents_by_state()).items():
+            self.metrics.agents.labels(state).set(count)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,1 @@
+"""The affinity analysis: inputs, worker, stored results, suggestions, campaigns, feedback."""

@@ -1,0 +1,1 @@
+"""Voice/video calls: call state, ICE servers, SDP policy and recordings."""

@@ -1,0 +1,1 @@
+"""Chat conversations and their attachments."""

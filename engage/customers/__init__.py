@@ -1,0 +1,1 @@
+"""Customers: profile summaries and the versioned customer ledger."""

@@ -1,0 +1,1 @@
+"""The demo real-estate group's data and its loader."""

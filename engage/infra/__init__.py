@@ -1,0 +1,1 @@
+"""Backends, embedded children, logging, metrics, mail and other plumbing every domain uses."""

@@ -1,0 +1,147 @@
+"""Opens Redis and MongoDB: the configured URLs, or embedded children under the data dir."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from engage.acd import eventlog, kpis
+from engage.analysis import campaigns, feedback
+from engage.analysis import store as analysis_store
+from engage.config import Settings
+from engage.infra.embedded import EmbeddedMongo, EmbeddedRedis, EmbeddedServer, pid_alive
+
+log = logging.getLogger("engage.infra.backends")
+
+Document = dict[str, Any]
+
+
+class DataDirBusy(RuntimeError):
+    """Another engage process owns the embedded backends of this data dir."""
+
+
+@dataclass
+class Backends:
+    """The open connections a node works with, and the children it owns (if any)."""
+
+    redis: aioredis.Redis
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    redis_url: str
+    mongo_url: str
+    embedded: list[EmbeddedServer] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        names = {s.name for s in self.embedded}
+        redis_kind = "embedded redis-server" if "redis" in names else "redis"
+        mongo_kind = "embedded nx-27017" if "mongo" in names else "mongodb"
+        return f"{redis_kind} + {mongo_kind}"
+
+
+def redis_client(url: str, max_connections: int) -> aioredis.Redis:
+    """A pool sized explicitly that waits for a free connection rather than failing fast.
+
+    Reads time out after redis-py's default; blocking reads here (the event-log writer's
+    XREADGROUP) block for one second at most, well inside it."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=10,
+        socket_connect_timeout=5, health_check_interval=30, decode_responses=True)
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
+
+
+def socketio_redis_options(max_connections: int) -> dict[str, Any]:
+    """Options for the Socket.IO fan-out client: no socket timeout, or the pub/sub
+    listener would be torn down whenever no message arrives for a while."""
+    return {"max_connections": max_connections, "socket_timeout": None,
+            "socket_connect_timeout": 5, "health_check_interval": 30}
+
+
+def _state_path(settings: Settings) -> Any:
+    return settings.data_dir / "embedded.json"
+
+
+def running_embedded(settings: Settings) -> dict[str, Any] | None:
+    """The embedded backends of a live ``engage serve`` on this data dir, if any."""
+    path = _state_path(settings)
+    try:
+        state: dict[str, Any] = orjson.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not pid_alive(int(state.get("owner_pid", 0))):
+        return None
+    return state
+
+
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    """An index for every query path the foundation uses."""
+    await db.staff.create_index([("username", ASCENDING)], unique=True)
+    await db.staff.create_index([("role", ASCENDING)])
+    await db.sites.create_index([("site_key", ASCENDING)], unique=True)
+    await db.transactions.create_index([("customer_id", ASCENDING)])
+    await eventlog.ensure_indexes(db)
+    await kpis.ensure_indexes(db)
+    await analysis_store.ensure_indexes(db)
+    await campaigns.ensure_indexes(db)
+    await feedback.ensure_indexes(db)
+
+
+@asynccontextmanager
+async def open_backends(settings: Settings, *,
+                        own_children: bool = True) -> AsyncIterator[Backends]:
+    """Yield connected backends; embedded children are stopped on exit.
+
+    ``own_children`` is true for ``engage serve``: it records the children so CLI commands
+    on the same data dir use them instead of starting a second set.
+    """
+    async with AsyncExitStack() as stack:
+        embedded: list[EmbeddedServer] = []
+        redis_url, mongo_url = settings.redis_url, settings.mongo_url
+        shared = None if (redis_url and mongo_url) else running_embedded(settings)
+        if shared is not None and own_children:
+            raise DataDirBusy(
+                f"another engage process (pid {shared['owner_pid']}) uses the embedded "
+                f"backends in {settings.data_dir}; stop it or choose another ENGAGE_DATA_DIR")
+        if shared is not None:
+            redis_url = redis_url or shared["redis_url"]
+            mongo_url = mongo_url or shared["mongo_url"]
+        if not redis_url:
+            child: EmbeddedServer = EmbeddedRedis(settings.data_dir / "redis")
+            child.start()
+            stack.callback(child.stop)
+            embedded.append(child)
+            redis_url = child.url
+        if not mongo_url:
+            child = EmbeddedMongo(settings.data_dir / "mongo")
+            child.start()
+            stack.callback(child.stop)
+            embedded.append(child)
+            mongo_url = child.url
+        if embedded and own_children:
+            path = _state_path(settings)
+            path.write_bytes(orjson.dumps(
+                {"owner_pid": os.getpid(), "redis_url": redis_url, "mongo_url": mongo_url}))
+            stack.callback(path.unlink, missing_ok=True)
+
+        redis = redis_client(redis_url, settings.redis_max_connections)
+        stack.push_async_callback(redis.aclose)
+        mongo: AsyncMongoClient[Document] = AsyncMongoClient(
+            mongo_url, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, tz_aware=True)
+        stack.push_async_callback(mongo.close)
+        await redis.ping()
+        await mongo.admin.command("ping")
+        db = mongo[settings.mongo_db]
+        await ensure_indexes(db)
+        backends = Backends(redis=redis, mongo=mongo, db=db, redis_url=redis_url,
+                            mongo_url=mongo_url, embedded=embedded)
+        log.info("backends ready: %s", backends.kind, extra={"backends": backends.kind})
+        yield backends

@@ -1,0 +1,1 @@
+"""Sites that embed the widget, their settings, and signed visitor identity."""

@@ -1,0 +1,1 @@
+"""Visits: where a visitor event enters, the trail, help detection and proactive invites."""

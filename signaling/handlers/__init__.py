@@ -1,0 +1,1 @@
+"""Socket.IO event handlers, one module per namespace area."""
