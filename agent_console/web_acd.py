@@ -67,10 +67,10 @@ def add_acd_routes(routes: StaffRoutes) -> None:
     async def get_interaction(request: web.Request, session: StaffSession) -> web.StreamResponse:
         ix = request.match_info["ix"]
         status = await services.acd.status(ix)
-        raw = await services.acd.store.interaction(ix)
+        live = await services.acd.interaction(ix)
         return web.json_response({"ok": True, "interaction": ix, **status,
-                                  "agent": raw.get("agent", ""),
-                                  "channel": raw.get("channel", "")})
+                                  "agent": live.named_agent if live else "",
+                                  "channel": live.channel if live else ""})
 
 
 def _when(raw: str | None, default: datetime, name: str) -> datetime:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes
+from engage.acd.access import Action, Actor
+from engage.acd.interaction import IX_RE
 from engage.chat.attachments import download_headers
-from engage.chat.store import IX_RE
 from engage.errors import NotFound
 from engage.models import Role, StaffSession
 from engage.services import Services
@@ -18,20 +19,10 @@ NOT_YOURS = "No such conversation among yours."
 
 
 async def require_reader(services: Services, session: StaffSession, ix: str) -> None:
-    """Supervisors and admins read any conversation; an agent one they hold or wrote in."""
-    if session.role in (Role.SUPERVISOR, Role.ADMIN):
-        return
-    me = session.username
-    live = await services.acd.store.interaction(ix)
-    # An agent who is only being offered the interaction has not accepted it yet.
-    if live.get("agent") == me and live.get("state") != "offered":
-        return
-    if live.get("consult") == me and live.get("consult_state") == "accepted":
-        return
-    conversation = await services.chat.conversation(ix)
-    if conversation is not None and me in conversation.get("agents", []):
-        return
-    raise NotFound(NOT_YOURS)
+    """The access policy's "read" (supervisors and admins any conversation, an agent one
+    they hold or held); refusals are 404."""
+    await services.access.require(Actor.of_staff(session.username, session.role),
+                                  Action.READ, ix, hide=True)
 
 
 def add_attachment_routes(routes: StaffRoutes) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
 from agent_console.web_auth import StaffRoutes, json_object
-from engage.chat.store import IX_RE
+from engage.acd.access import Action, Actor, Verdict
+from engage.acd.interaction import IX_RE
 from engage.desk.bulletin import POST_ID_RE
 from engage.desk.knowledge import ANSWER_ID_RE
 from engage.errors import Forbidden, InvalidPayload, NotFound
@@ -102,30 +102,25 @@ async def _interaction_values(services: Services, ix: object, session: StaffSess
     """Variables an interaction fills in, for its agent (or consultant) and supervisors."""
     if not isinstance(ix, str) or not IX_RE.fullmatch(ix):
         raise InvalidPayload("interaction: an interaction id", field="interaction")
-    h = await services.acd.store.interaction(ix)
-    if not h:
+    actor = Actor.of_staff(session.username, session.role)
+    verdict, live = await services.access.verdict(actor, Action.RENDER_KNOWLEDGE, ix)
+    if live is None:
         raise NotFound("no such interaction", interaction=ix)
-    if session.role not in MODERATORS and session.username not in (h.get("agent"),
-                                                                   h.get("consult")):
+    if verdict is not Verdict.ALLOWED:
         raise Forbidden("this interaction is not yours")
-    site = services.sites.get(h.get("site", ""))
-    queue = h.get("queue", "")
+    site = services.sites.get(live.site)
+    queue = live.queue
     try:
         queue = services.queues.get(queue).name if queue else ""
     except NotFound:
         pass
-    try:
-        context = orjson.loads(h.get("context") or "{}")
-    except orjson.JSONDecodeError:
-        context = {}
-    client = context.get("client") if isinstance(context, dict) else None
-    visitor = client.get("name") if isinstance(client, dict) else None
+    visitor = live.visitor_name()
     customer = None
-    if h.get("customer"):
-        customer = await services.backends.db.customers.find_one({"_id": h["customer"]},
+    if live.customer:
+        customer = await services.backends.db.customers.find_one({"_id": live.customer},
                                                                  {"name": 1})
     values = {"site_name": site.name if site is not None else "", "queue_name": queue,
-              "visitor_name": visitor if isinstance(visitor, str) else "",
+              "visitor_name": visitor,
               "customer_name": str((customer or {}).get("name") or "")}
     return {k: v for k, v in values.items() if v}
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from agent_console.web_attachments import READERS, require_reader
+from agent_console.web_attachments import READERS
 from agent_console.web_auth import StaffRoutes
+from engage.acd.access import Action, Actor, Verdict
+from engage.acd.interaction import IX_RE
 from engage.calls.recordings import NO_SUCH, download_headers
-from engage.chat.store import IX_RE
 from engage.errors import NotFound
 from engage.models import Role, StaffSession
 
@@ -20,11 +21,12 @@ def add_recording_routes(routes: StaffRoutes) -> None:
     @routes.route("GET", "/api/recordings/{recording_id}", READERS)
     async def download(request: web.Request, session: StaffSession) -> web.StreamResponse:
         doc, path = await services.recordings.get(request.match_info["recording_id"])
-        if session.role == Role.AGENT and doc["agent"] != session.username:
-            try:  # an agent who held the conversation since (a transfer) handled it too
-                await require_reader(services, session, str(doc["interaction"]))
-            except NotFound:
-                raise NotFound(NO_SUCH) from None
+        actor = Actor.of_staff(session.username, session.role)
+        # The call's agent handled it even if a transfer took the conversation away since.
+        verdict, _ = await services.access.verdict(actor, Action.RECORDINGS,
+                                                   str(doc["interaction"]), former=[doc["agent"]])
+        if verdict is not Verdict.ALLOWED:
+            raise NotFound(NO_SUCH)
         return web.FileResponse(path, headers=download_headers(doc))
 
     @routes.route("GET", "/api/interactions/{ix}/recordings", SUPERVISING)

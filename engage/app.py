@@ -22,7 +22,9 @@ from signaling.handlers.acd import SocketNotifier, register_acd
 from signaling.handlers.bulletin import register_bulletin
 from signaling.handlers.calls import register_calls
 from signaling.handlers.chat import register_chat
+from signaling.handlers.recheck import RecheckingNotifier
 from signaling.handlers.visitor import register_visitor
+from signaling.handlers.watch import TrailWatchers
 from signaling.namespaces import SignalingDeps, register
 from signaling.recording.nodes import RecorderDirectory
 from signaling.server import EngageSocketServer
@@ -139,11 +141,13 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
 
     notifier = SocketNotifier(sockets, services.acd, publish_queue_changed)
     services.acd.notifier = notifier
-    register_acd(sockets, services.acd, notifier)
+    register_acd(sockets, services.acd, services.access, notifier)
     register_visitor(sockets, services, services.visits, notifier)
-    register_chat(sockets, services, services.visits)
+    watchers = TrailWatchers(sockets, backends.redis, services.access)
+    services.acd.notifier = RecheckingNotifier(services.acd.notifier, watchers.recheck)
+    register_chat(sockets, services, services.visits, services.access, watchers)
     listener = bus.EventListener(backends.redis_url)
-    recorders = register_calls(sockets, services, listener)
+    recorders = register_calls(sockets, services, services.access, listener)
     app[RECORDERS] = recorders
     sockets.attach(app, socketio_path="socket.io")
     app[SOCKETS] = sockets

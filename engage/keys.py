@@ -89,3 +89,8 @@ def invite_converted(visit_id: str) -> str:
 def recorder_owner(call_id: str) -> str:
     """The node whose server peer records a call (string, refreshed while it records)."""
     return f"{PREFIX}:recorder:{call_id}"
+
+
+def trail_watchers(ix: str) -> str:
+    """Set of agent sockets watching the visitor's trail through interaction ``ix``."""
+    return f"engage:watch:{ix}"

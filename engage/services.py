@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engage.acd.eventlog import EventLogWriter
+from engage.acd.gate import AccessGate
 from engage.acd.kpis import KpiService
 from engage.acd.queues import QueueDirectory
 from engage.acd.service import Acd, SilentNotifier
@@ -46,6 +47,7 @@ class Services:
     visitor_tokens: VisitorTokens
     queues: QueueDirectory
     acd: Acd
+    access: AccessGate
     eventlog: EventLogWriter
     kpis: KpiService
     analysis: AnalysisStore
@@ -80,6 +82,7 @@ def build_services(settings: Settings, backends: Backends) -> Services:
     sites = SiteRegistry(backends.db, backends.redis, settings.public_origin)
     invites = InviteService(backends.db, backends.redis)
     trail = TrailStore(backends.db)
+    chat = ChatStore(backends.db, backends.redis)
     return Services(
         settings=settings, backends=backends, metrics=metrics, staff=staff,
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
@@ -89,10 +92,10 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         kpis=KpiService(backends.db), analysis=analysis, suggestions=suggestions,
         feedback=FeedbackService(backends.db, analysis, suggestions),
         campaigns=CampaignService(backends.db, analysis),
-        invites=invites, trail=trail,
+        invites=invites, trail=trail, access=AccessGate(acd, chat),
         visits=VisitService(backends.db, backends.redis, sites, acd, invites, suggestions,
                             trail),
-        chat=ChatStore(backends.db, backends.redis),
+        chat=chat,
         attachments=AttachmentStore(backends.db, settings.data_dir.resolve() / "attachments",
                                     max_bytes=settings.attachment_max_bytes,
                                     retention_days=settings.attachment_retention_days),

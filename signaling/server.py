@@ -12,6 +12,7 @@ from typing import Any
 import socketio
 from socketio import packet
 
+from engage.acd.access import Actor
 from engage.errors import EngageError, NotAuthenticated, RateLimited, UnknownEvent
 from engage.infra.metrics import Metrics
 from engage.infra.ratelimit import TokenBucket
@@ -44,6 +45,15 @@ class SocketState:
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=40.0))
     refused_in_row: int = 0
     session_checked_at: float = 0.0
+
+    @property
+    def actor(self) -> Actor:
+        """Who this socket speaks for, as the access policy knows actors."""
+        if self.visitor is not None:
+            return Actor.of_visitor(self.visitor.visitor_id)
+        if self.username is not None and self.role is not None:
+            return Actor.of_staff(self.username, self.role)
+        return Actor()
 
 
 Handler = Callable[[SocketState, Payload], Awaitable[dict[str, Any] | None]]

@@ -7,8 +7,8 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, hdrs, web
 
+from engage.acd.access import Action, Actor, Verdict
 from engage.chat.attachments import download_headers
-from engage.chat.store import IX_RE
 from engage.errors import EngageError, Forbidden, InvalidPayload, NotAuthenticated, NotFound
 from engage.models import VisitorIdentity
 from engage.services import Services
@@ -27,17 +27,16 @@ def bearer_identity(request: web.Request, services: Services) -> VisitorIdentity
     return services.visitor_tokens.verify(token.strip())
 
 
-async def require_own(services: Services, identity: VisitorIdentity, ix: object) -> str:
-    """``ix`` when the visitor is the one in it; Forbidden alike for unknown and others'
-    interactions, so the answer does not tell which ids exist."""
-    if not isinstance(ix, str) or not IX_RE.fullmatch(ix):
+async def require_own(services: Services, identity: VisitorIdentity, ix: object,
+                      action: Action = Action.READ) -> str:
+    """``ix`` when the visitor may do ``action`` to it; Forbidden alike for unknown and
+    others' interactions, so the answer does not tell which ids exist."""
+    if not isinstance(ix, str):
         raise Forbidden(NOT_YOURS)
-    owner = (await services.acd.store.interaction(ix)).get("visitor", "")
-    if not owner:
-        # The interaction's Redis hash is gone (24 h after it ended): the chat record remains.
-        conversation = await services.chat.conversation(ix)
-        owner = str(conversation.get("visitor", "")) if conversation else ""
-    if not owner or owner != identity.visitor_id:
+    verdict, _ = await services.access.verdict(Actor.of_visitor(identity.visitor_id), action, ix)
+    if verdict is Verdict.NOT_NOW:
+        raise Forbidden("this conversation has ended")
+    if verdict is not Verdict.ALLOWED:
         raise Forbidden(NOT_YOURS)
     return ix
 
@@ -81,7 +80,8 @@ def add_chat_http_routes(table: web.RouteTableDef, services: Services) -> None:
             if part.name == "interaction" and ix is None:
                 raw = await read_limited(part, 64, field_too_large)
                 # Checked before the file is read when the form sends it first (browsers do).
-                ix = await require_own(services, identity, raw.decode("utf-8", "replace"))
+                ix = await require_own(services, identity, raw.decode("utf-8", "replace"),
+                                       Action.ATTACH)
             elif part.name == "file" and data is None:
                 # Form encoders percent-encode quotes and line breaks in the file name (the
                 # HTML spec; aiohttp more); the store then keeps only the base name.

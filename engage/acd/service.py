@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from engage.acd.interaction import Interaction
 from engage.acd.queues import QueueDirectory
 from engage.acd.routing import ROUTABLE_STATES, Channel, can_take, eligible, estimated_wait
 from engage.acd.store import AcdError, AcdStore, Outcome, now_ms
@@ -169,19 +170,27 @@ class Acd:
             "state": outcome.fields.get("state"), "queue": queue_id}
         return {"interaction": ix, **status}
 
+    async def interaction(self, ix: str) -> Interaction | None:
+        """The live interaction (None once its state expired, a day after the end)."""
+        return await self.store.interaction(ix)
+
+    async def new_interaction_id(self) -> str:
+        """An id to listen on before ``enqueue`` makes anything happen."""
+        return await self.store.next_interaction_id()
+
     async def status(self, ix: str) -> dict[str, Any]:
         """State, position and estimated wait of one interaction, as its visitor sees it."""
-        h = await self.store.interaction(ix)
-        if not h:
+        live = await self.store.interaction(ix)
+        if live is None:
             raise AcdError("unknown_interaction", "No such interaction.")
-        out: dict[str, Any] = {"state": h["state"], "queue": h.get("queue", ""),
-                               "record_calls": self.queues.records_calls(h.get("queue", ""))}
-        if h["state"] == "queued":
-            position = await self.store.position(h["queue"], ix)
+        out: dict[str, Any] = {"state": live.state.value, "queue": live.queue,
+                               "record_calls": self.queues.records_calls(live.queue)}
+        if live.state == "queued":
+            position = await self.store.position(live.queue, ix)
             aht = float(await self.store.redis.hget(
-                self.store.key("q", h["queue"]), "aht") or DEFAULT_AHT_SECONDS)
+                self.store.key("q", live.queue), "aht") or DEFAULT_AHT_SECONDS)
             staffed = int(await self.store.redis.scard(
-                self.store.key("q", h["queue"], "staffed")))
+                self.store.key("q", live.queue, "staffed")))
             out["position"] = position
             out["estimated_wait_seconds"] = round(estimated_wait(position or 0, aht, staffed))
         return out
@@ -268,41 +277,40 @@ class Acd:
         profiles: dict[str, Any] = {}
         held = await self.store.agent_interactions(username)
         for ix in held:
-            h = await self.store.interaction(ix)
-            if h:
-                items.append(await self._view_item(ix, h, username, profiles))
+            live = await self.store.interaction(ix)
+            if live is not None:
+                items.append(await self._view_item(live, username, profiles))
         for ix in await self.store.ringing(username, MAX_VIEW_OFFERS):
-            h = await self.store.interaction(ix)
-            if ix not in held and h.get("state") == "offered":  # still, one round trip later
-                items.append(await self._view_item(ix, h, username, profiles))
+            live = await self.store.interaction(ix)
+            if ix not in held and live is not None and live.state == "offered":  # still
+                items.append(await self._view_item(live, username, profiles))
         return {"state": agent.get("state", "offline"), "reason": agent.get("reason", ""),
                 "queues": [q for q in agent.get("queues", "").split(",") if q],
                 "interactions": items, "server_ms": now_ms()}
 
-    async def _view_item(self, ix: str, h: dict[str, str], username: str,
+    async def _view_item(self, live: Interaction, username: str,
                          profiles: dict[str, Any]) -> dict[str, Any]:
         """One interaction as the console shows it; ``profiles`` caches customer summaries."""
-        consulting = h.get("consult", "") == username
+        consult = live.consult
+        consulting = consult is not None and consult.agent == username
         item: dict[str, Any] = {
-            "interaction": ix, "state": h.get("state"), "queue": h.get("queue"),
-            "channel": h.get("channel"), "customer": h.get("customer"),
-            "visitor": h.get("visitor", ""),
-            "context": orjson.loads(h.get("context") or "{}"),
-            "consult": h.get("consult", ""), "consult_state": h.get("consult_state", ""),
-            "agent": h.get("agent", ""),
-            "answered_ms": int(h.get("answered_ms") or 0),
-            "ended_ms": int(h.get("ended_ms") or 0)}
-        if h.get("state") == "offered":
-            item["deadline_ms"] = int(h.get("offer_deadline") or 0)
-        elif consulting and h.get("consult_state") == "offered":
-            score = await self.store.redis.zscore(self.store.key("consults"), ix)
-            item["deadline_ms"] = int(score or 0)
-        elif h.get("state") == "wrap_up":
-            item["deadline_ms"] = int(h.get("wrap_deadline") or 0)
-        customer = h.get("customer", "")
-        waiting = h.get("state") == "offered" or (
-            consulting and h.get("consult_state") == "offered")
+            "interaction": live.id, "state": live.state.value, "queue": live.queue,
+            "channel": live.channel, "customer": live.customer, "visitor": live.visitor,
+            "context": dict(live.context),
+            "consult": consult.agent if consult else "",
+            "consult_state": ("accepted" if consult.accepted else "offered") if consult else "",
+            "agent": live.named_agent,
+            "answered_ms": live.answered_ms, "ended_ms": live.ended_ms}
+        if live.offer is not None:
+            item["deadline_ms"] = live.offer.deadline_ms
+        elif consulting and consult is not None and not consult.accepted:
+            item["deadline_ms"] = await self.store.consult_deadline(live.id)
+        elif live.state == "wrap_up":
+            item["deadline_ms"] = live.wrap_deadline_ms
+        waiting = live.offer is not None or (
+            consulting and consult is not None and not consult.accepted)
         if waiting:  # as the offer push carries it
+            customer = live.customer
             if customer and self.profiles is not None and customer not in profiles:
                 profiles[customer] = await self.profiles.summary(customer)
             item["profile"] = profiles.get(customer)

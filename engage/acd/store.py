@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
+from engage.acd.interaction import Interaction
 from engage.acd.lifecycle import lua_table
 from engage.acd.routing import DEFAULT_CAPACITY, AgentState, CapacityRules, QueueConfig
 from engage.errors import EngageError
@@ -116,9 +117,16 @@ class AcdStore:
             pipe.sadd(self.key("queues"), queue.queue_id)
             await pipe.execute()
 
-    async def interaction(self, ix: str) -> dict[str, str]:
+    async def interaction(self, ix: str) -> Interaction | None:
+        """The live interaction, or None (unknown, or expired a day after it ended)."""
         raw = await self.redis.hgetall(self.key("ix", ix))
-        return {_s(k): _s(v) for k, v in raw.items()}
+        if not raw:
+            return None
+        return Interaction.from_hash(ix, {_s(k): _s(v) for k, v in raw.items()})
+
+    async def consult_deadline(self, ix: str) -> int:
+        """When the consultation offered on ``ix`` times out (ms), or 0."""
+        return int(await self.redis.zscore(self.key("consults"), ix) or 0)
 
     async def agent(self, username: str) -> dict[str, str]:
         raw = await self.redis.hgetall(self.key("agent", username))

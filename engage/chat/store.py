@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from engage import keys
+from engage.acd.interaction import IX_RE
 from engage.errors import Conflict, EngageError, InvalidPayload
 from engage.infra.group_commit import GroupInsert
 
@@ -26,7 +27,6 @@ MESSAGES = "chat_messages"
 CONVERSATIONS = "chat_conversations"
 RATINGS = "chat_ratings"
 
-IX_RE = re.compile(r"^ix[0-9]{10}$")
 CLIENT_ID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")  # the UUID pattern of signaling.schemas
 TEXT_MAX = 4000
 COMMENT_MAX = 2000

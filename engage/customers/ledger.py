@@ -24,8 +24,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from engage.acd.eventlog import COLLECTION as EVENTS
+from engage.acd.interaction import IX_RE
 from engage.analysis.suggestions import check_customer_id
-from engage.chat.store import CONVERSATIONS, IX_RE
+from engage.chat.store import CONVERSATIONS
 from engage.customers.ledger_policy import (
     EDITABLE,
     PROFILE_FIELDS,

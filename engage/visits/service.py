@@ -174,9 +174,9 @@ class VisitService:
         if status["state"] in TERMINAL:
             await self._redis.delete(keys.visitor_active(visitor_id))
             return None
-        h = await self._acd.store.interaction(ix)
-        return {"interaction": ix, **status, "channel": h.get("channel", "chat"),
-                "agent": h.get("agent", "")}
+        live = await self._acd.interaction(ix)
+        return {"interaction": ix, **status, "channel": live.channel if live else "chat",
+                "agent": live.named_agent if live else ""}
 
     # -- trail -------------------------------------------------------------------------------
     async def ingest(self, who: VisitorIdentity, events: list[Document]) -> Ingested:

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from engage.acd.access import Action
+from engage.acd.gate import AccessGate
 from engage.acd.lifecycle import TERMINAL
 from engage.acd.service import Acd
 from engage.acd.store import AcdError
@@ -92,7 +94,8 @@ class SocketNotifier:
             del self.local[ix]
 
 
-def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier) -> None:
+def register_acd(server: EngageSocketServer, acd: Acd, gate: AccessGate,
+                 notifier: SocketNotifier) -> None:
     # The join hook runs as a task; an acd.state sent right after connecting waits for it
     # instead of failing with not_signed_in.
     signed_in: dict[str, asyncio.Event] = {}  # sid -> set once the sign-in has run
@@ -185,26 +188,18 @@ def register_acd(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier)
     @server.handle(VISITOR_NS, "contact.status")
     async def contact_status(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, InteractionRef)
-        await visitor_owns(acd, state, payload.interaction)
+        await gate.require(state.actor, Action.VISITOR_TOOLS, payload.interaction)
         return {"interaction": payload.interaction, **await acd.status(payload.interaction)}
 
     @server.handle(VISITOR_NS, "contact.cancel")
     async def contact_cancel(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, InteractionRef)
-        h = await visitor_owns(acd, state, payload.interaction)
-        if h.get("state") == "connected":  # the visitor ends the conversation
-            await acd.complete(payload.interaction, h.get("agent", ""), "visitor")
+        live = await gate.require(state.actor, Action.VISITOR_TOOLS, payload.interaction)
+        if live.state == "connected":  # the visitor ends the conversation
+            await acd.complete(payload.interaction, live.agent, "visitor")
         else:
             await acd.abandon(payload.interaction, "customer_cancelled")
         return {}
-
-
-async def visitor_owns(acd: Acd, state: SocketState, ix: str) -> dict[str, str]:
-    """The interaction's hash, when it is this visitor's (any of their sockets or tabs)."""
-    h = await acd.store.interaction(ix) if state.visitor is not None else {}
-    if not h or state.visitor is None or h.get("visitor") != state.visitor.visitor_id:
-        raise Forbidden("this interaction belongs to another visitor")
-    return h
 
 
 async def start_contact(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier,
@@ -214,7 +209,7 @@ async def start_contact(server: EngageSocketServer, acd: Acd, notifier: SocketNo
     agent may be offered it (and answer) within the same call."""
     assert state.visitor is not None
     acd.queues.get(queue)
-    ix = await acd.store.next_interaction_id()
+    ix = await acd.new_interaction_id()
     await server.enter_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)
     notifier.track(ix, state.sid, queue)
     try:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
 from engage import bus
-from engage.acd.service import AcdNotifier
-from engage.acd.store import AcdError
+from engage.acd.access import Action
+from engage.acd.gate import AccessGate
 from engage.calls.sdp_policy import check_candidate, check_sdp
 from engage.calls.service import AWAY_LIMIT_MS, Call, CallRefused, CallService, other
 from engage.errors import EngageError, Forbidden, InvalidPayload, NotFound
 from engage.services import Services
-from signaling.handlers.acd import visitor_owns
+from signaling.handlers.recheck import RecheckingNotifier
 from signaling.recording.nodes import RecorderDirectory
 from signaling.recording.offer import check_offer
 from signaling.schemas import (
@@ -33,41 +32,15 @@ from signaling.server import EngageSocketServer, Handler, SocketState
 
 log = logging.getLogger("engage.calls.service")
 
-# ACD notifications after which an interaction's call may have lost its footing: the
-# conversation ended, the agent was lost, or another agent took over.
-IX_CHANGES = frozenset({"ended", "agent_lost", "timed_out", "connected"})
-AGENT_CHANGES = frozenset({"closed", "transferred"})
 # Timers fire a little after the limit so the wall-clock check they make agrees.
 CHECK_MARGIN_SECONDS = 1.0
-
-
-class CallGuardNotifier:
-    """Passes the ACD's notifications on, then lets the calls re-check their interaction."""
-
-    def __init__(self, inner: AcdNotifier, recheck: Callable[[str], Awaitable[None]]
-                 ) -> None:
-        self._inner = inner
-        self._recheck = recheck
-
-    async def to_agent(self, username: str, event: str, data: dict[str, Any]) -> None:
-        await self._inner.to_agent(username, event, data)
-        if event in AGENT_CHANGES and isinstance(data.get("interaction"), str):
-            await self._recheck(data["interaction"])
-
-    async def to_interaction(self, ix: str, event: str, data: dict[str, Any]) -> None:
-        await self._inner.to_interaction(ix, event, data)
-        if event in IX_CHANGES:
-            await self._recheck(ix)
-
-    async def queue_changed(self, queue: str) -> None:
-        await self._inner.queue_changed(queue)
 
 
 def _side(state: SocketState) -> str:
     return "visitor" if state.namespace == VISITOR_NS else "agent"
 
 
-def register_calls(server: EngageSocketServer, services: Services,
+def register_calls(server: EngageSocketServer, services: Services, gate: AccessGate,
                    listener: bus.EventListener) -> RecorderDirectory:
     """Register the call events; returns this node's recorders (the app starts and stops
     them)."""
@@ -84,7 +57,7 @@ def register_calls(server: EngageSocketServer, services: Services,
             await server.emit(event, body, room=f"user:{call.agent}", namespace=AGENT_NS)
 
     recorders = RecorderDirectory(services.backends.redis, calls, services.recordings,
-                                  acd.store, services.settings.node_id, push)
+                                  acd, services.settings.node_id, push)
     recorders.listen(listener)
 
     async def finish(call: Call, by: str, reason: str) -> bool:
@@ -98,20 +71,6 @@ def register_calls(server: EngageSocketServer, services: Services,
             # Shielded: the recording is finished even if the caller's task is cancelled.
             await asyncio.shield(recorders.finish(ended))
         return True
-
-    # -- who is asking ---------------------------------------------------------------------
-    async def participant(state: SocketState, ix: str) -> dict[str, str]:
-        """The interaction, when the caller is its visitor or its current agent and it is
-        connected; supervisors who are not its agent are refused like anyone else."""
-        if _side(state) == "visitor":
-            h = await visitor_owns(acd, state, ix)
-        else:
-            h = await acd.store.interaction(ix)
-            if not h or not state.username or h.get("agent") != state.username:
-                raise Forbidden("only the agent connected to this conversation can call in it")
-        if h.get("state") != "connected":
-            raise AcdError("not_connected")
-        return h
 
     async def own_call(state: SocketState, call_id: str) -> tuple[Call, str]:
         call = await calls.get(call_id)
@@ -134,8 +93,8 @@ def register_calls(server: EngageSocketServer, services: Services,
 
     async def lost_footing(call: Call) -> str:
         """Why an active call must end now ("" while it may go on)."""
-        h = await acd.store.interaction(call.interaction)
-        if h.get("state") != "connected" or h.get("agent") != call.agent:
+        live = await acd.interaction(call.interaction)
+        if live is None or live.state != "connected" or live.agent != call.agent:
             return "interaction_ended"
         return call.stale(calls.now_ms())
 
@@ -147,7 +106,7 @@ def register_calls(server: EngageSocketServer, services: Services,
         except Exception:  # the ACD's decision stands whatever happens to the call
             log.exception("call re-check failed", extra={"interaction": ix})
 
-    acd.notifier = CallGuardNotifier(acd.notifier, recheck)
+    acd.notifier = RecheckingNotifier(acd.notifier, recheck)
 
     def check_later(call: Call, seconds: float) -> None:
         def fire() -> None:
@@ -162,13 +121,13 @@ def register_calls(server: EngageSocketServer, services: Services,
         side = _side(state)
         if side == "agent" and payload.record_consent:
             raise InvalidPayload("record_consent is the visitor's to give")
-        h = await participant(state, payload.interaction)
-        if not h.get("visitor"):
+        live = await gate.require(state.actor, Action.CALL, payload.interaction)
+        if not live.visitor:
             raise Forbidden("this interaction has no web visitor to call")
         await recheck(payload.interaction)  # a stale call does not block a new one
-        queue_records = acd.queues.records_calls(h.get("queue", ""))
+        queue_records = acd.queues.records_calls(live.queue)
         call = await calls.propose(payload.interaction, payload.media, side,
-                                   agent=h["agent"], visitor=h.get("visitor", ""),
+                                   agent=live.agent, visitor=live.visitor,
                                    queue_records=queue_records,
                                    record_consent=payload.record_consent)
         await calls.seen(call, side, state.sid)

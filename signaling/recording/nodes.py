@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from aiortc import RTCConfiguration
 
 from engage import bus, keys
-from engage.acd.store import AcdStore
+from engage.acd.gate import Interactions
 from engage.calls.recordings import RecordingStore
 from engage.calls.service import Call, CallRefused, CallService
 from engage.errors import EngageError, NotFound
@@ -55,7 +55,7 @@ class RecorderDirectory:
     """This node's recorded calls, and the way to the node that records any other."""
 
     def __init__(self, redis: aioredis.Redis, calls: CallService, store: RecordingStore,
-                 interactions: AcdStore, node_id: str, push: Push,
+                 interactions: Interactions, node_id: str, push: Push,
                  configuration: RTCConfiguration | None = None) -> None:
         self._redis = redis
         self._calls = calls
@@ -160,10 +160,10 @@ class RecorderDirectory:
         return recorder
 
     async def _open_recording(self, call: Call) -> CallRecording:
-        h = await self._interactions.interaction(call.interaction)
+        live = await self._interactions.interaction(call.interaction)
         video = call.media == "video"
         rec_id, path = await self._store.begin(
-            call=call.call_id, interaction=call.interaction, queue=h.get("queue", ""),
+            call=call.call_id, interaction=call.interaction, queue=live.queue if live else "",
             agent=call.agent, visitor=call.visitor, media=call.media,
             content_type="video/webm" if video else "audio/ogg")
         comments = {"title": f"{call.call_id} ({call.interaction})", "engage_call":
