@@ -30,6 +30,7 @@ class TrailStore:
         self._visits = db.visits
         self._events = db.visit_events
         self._buffer: list[Document] = []
+        self._in_flight: list[Document] = []  # taken from the buffer, not yet stored
         self._touched: dict[str, Document] = {}  # visit id -> fields to set on the visit doc
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -81,6 +82,7 @@ class TrailStore:
     async def flush(self) -> None:
         events, self._buffer = self._buffer, []
         touched, self._touched = self._touched, {}
+        self._in_flight = events
         try:
             if events:
                 await self._insert(events)
@@ -95,6 +97,8 @@ class TrailStore:
             for visit_id, fields in touched.items():
                 self.add(visit_id, [], fields)
             raise
+        finally:
+            self._in_flight = []
 
     async def _insert(self, events: list[Document]) -> None:
         """Insert a batch; events a failed earlier attempt already stored (pymongo gave them
@@ -109,10 +113,12 @@ class TrailStore:
 
     async def recent(self, visit_id: str, limit: int = 200) -> list[Document]:
         """The visit's last events, oldest first (stored ones, then any still buffered)."""
+        # The unstored ones are taken before reading the stored: an event moves buffer ->
+        # in flight -> stored, so one that a flush stores meanwhile is still in this copy.
+        pending = [e for e in (*self._in_flight, *self._buffer) if e.get("visit") == visit_id]
         stored = [doc async for doc in self._events.find(
             {"visit": visit_id}, {"_id": 0}).sort("seq", DESCENDING).limit(limit)]
         stored.reverse()
-        pending = [e for e in self._buffer if e.get("visit") == visit_id]
         seen = {e["seq"] for e in stored}
         out = stored + [{k: v for k, v in e.items() if k != "_id"} for e in pending
                         if e["seq"] not in seen]

@@ -197,6 +197,50 @@ async def test_trail_reaches_the_agent_handling_the_visitor_live(floor: WidgetFl
     await bob.refused("visit.watch", {"interaction": ix}, "forbidden")
 
 
+async def test_the_trail_stops_reaching_an_agent_whose_part_ended(floor: WidgetFloor) -> None:
+    agent = await floor.agent("alice")
+    visitor = await floor.widget()
+    vid = floor.visitor_ids["visitor"]
+    ix = await floor.chat_with(agent, visitor)
+    await agent.ok("visit.watch", {"interaction": ix})
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/a")]})
+    await agent.expect("trail", visitor=vid)
+
+    await agent.ok("acd.complete", {"interaction": ix})  # the conversation ends: wrap-up
+    await visitor.ok("visit.events", {"events": [page("http://shop.example.test/after")]})
+    # Typing still reaches the agent (in wrap-up), on the same fan-out channel and after
+    # the trail batch: once it is here, a trail push would have been here before it.
+    await visitor.ok("chat.typing", {"interaction": ix, "typing": True})
+    await agent.expect("chat.typing", interaction=ix)
+    after = [e for pushed in agent.inbox.seen("trail") for e in pushed["events"]
+             if e["url"].endswith("/after")]
+    assert after == []
+    await agent.refused("visit.watch", {"interaction": ix}, "forbidden")
+    # What was said stays readable to the agent who held it.
+    await agent.ok("chat.sync", {"interaction": ix, "after_seq": 0})
+
+
+async def test_a_consultant_only_offered_reads_nothing_until_accepting(
+        floor: WidgetFloor) -> None:
+    alice = await floor.agent("alice")
+    visitor = await floor.widget()
+    ix = await floor.chat_with(alice, visitor)
+    await visitor.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                                   "text": "my order number is C-9"})
+    bob = await floor.agent("bob")
+    await alice.ok("acd.transfer", {"interaction": ix, "to_agent": "bob", "mode": "warm"})
+    await bob.expect("consult_offer", interaction=ix)
+    await bob.refused("chat.sync", {"interaction": ix, "after_seq": 0}, "forbidden")
+    await bob.refused("chat.typing", {"interaction": ix, "typing": True}, "forbidden")
+    await bob.refused("visit.watch", {"interaction": ix}, "forbidden")
+    await bob.ok("acd.consult_accept", {"interaction": ix})
+    synced = await bob.ok("chat.sync", {"interaction": ix, "after_seq": 0})
+    assert [m["text"] for m in synced["messages"]] == ["my order number is C-9"]
+    await bob.ok("visit.watch", {"interaction": ix})
+    await alice.ok("acd.consult_cancel", {"interaction": ix})  # bob's part ends with it
+    await bob.refused("chat.sync", {"interaction": ix, "after_seq": 0}, "forbidden")
+
+
 # -- help detection ---------------------------------------------------------------------------
 async def test_rage_clicks_make_the_server_offer_help_when_an_agent_is_free(
         floor: WidgetFloor) -> None:
