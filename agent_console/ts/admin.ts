@@ -3,7 +3,7 @@
  * over the /api/admin JSON API; announcements arrive over /supervisor.
  */
 
-import { NAMESPACES, startStaffSocket } from "./staff_socket";
+import { NAMESPACES, startStaffSocket } from "./shell/staff_socket";
 import {
   announcementLog,
   api,
@@ -11,7 +11,7 @@ import {
   h,
   pageContext,
   section,
-} from "./shell";
+} from "./shell/page";
 
 interface StaffUser {
   username: string;

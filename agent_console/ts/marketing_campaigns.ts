@@ -5,7 +5,7 @@
  */
 
 import { type Report, when } from "./analysis_report";
-import { api, feedback, h, section } from "./shell";
+import { api, feedback, h, section } from "./shell/page";
 
 interface Campaign {
   id: string;

@@ -9,14 +9,14 @@ import {
   type AnnouncementLevel,
   call,
 } from "../../signaling/client/protocol";
-import { NAMESPACES, startStaffSocket } from "./staff_socket";
+import { NAMESPACES, startStaffSocket } from "./shell/staff_socket";
 import {
   announcementLog,
   feedback,
   h,
   pageContext,
   section,
-} from "./shell";
+} from "./shell/page";
 
 function isLevel(value: string): value is AnnouncementLevel {
   return (ANNOUNCEMENT_LEVELS as readonly string[]).includes(value);

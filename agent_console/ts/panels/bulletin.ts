@@ -4,8 +4,8 @@
  * a form to post a note, delete for one's own posts (supervisors: any, and pin). Text only.
  */
 
-import type { ConsoleBus } from "../console_bus";
-import { api, feedback, h } from "../shell";
+import type { ConsoleBus } from "../shell/console_bus";
+import { api, feedback, h } from "../shell/page";
 import { Board, type Post, canDelete, canPin, canPost } from "./bulletin_board";
 import { type Json, formatDateTime, uid } from "./wire";
 

@@ -6,8 +6,8 @@
  */
 
 import { callWithAck } from "../../../signaling/client/ack";
-import type { Conversation, ConsoleBus } from "../console_bus";
-import { feedback, h } from "../shell";
+import type { Conversation, ConsoleBus } from "../shell/console_bus";
+import { feedback, h } from "../shell/page";
 import {
   TRAIL_CAP,
   VisitState,

@@ -5,8 +5,8 @@
  * (`bus.insertIntoChat`); disabled, with the reason, when no conversation is selected.
  */
 
-import type { Conversation, ConsoleBus } from "../console_bus";
-import { api, feedback, h } from "../shell";
+import type { Conversation, ConsoleBus } from "../shell/console_bus";
+import { api, feedback, h } from "../shell/page";
 import {
   type Answer,
   answerLang,

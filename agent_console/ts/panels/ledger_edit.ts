@@ -5,7 +5,7 @@
  * again on the new version) and "Take theirs" (reload). Text only.
  */
 
-import { type Feedback, h } from "../shell";
+import { type Feedback, h } from "../shell/page";
 import { send } from "./http";
 import {
   type Conflict,

@@ -4,7 +4,7 @@
  * add-note form) and the revision history behind a "History" toggle. Text only.
  */
 
-import { api, feedback, h } from "../shell";
+import { api, feedback, h } from "../shell/page";
 import { channelLabel, changeText, fieldLabel, money, parseChanges, shownValue } from "./ledger_model";
 import { type Json, formatDate, formatDateTime, isRecord, list, num, record, str, strings, timeMs, uid } from "./wire";
 

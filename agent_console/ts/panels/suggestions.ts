@@ -5,8 +5,8 @@
  * recorded through the feedback API and shown as recorded. Text only.
  */
 
-import type { ConsoleBus } from "../console_bus";
-import { api, feedback, h } from "../shell";
+import type { ConsoleBus } from "../shell/console_bus";
+import { api, feedback, h } from "../shell/page";
 import {
   NOTHING_RECORDED,
   OUTCOMES,

@@ -3,12 +3,12 @@
  * queue's wrap-up window, else time spent) and "Finish wrap-up" (`acd.wrap_up`).
  */
 
-import type { Held } from "./conversation_state";
-import type { ShellContext } from "./shell_context";
-import { uid } from "./shell_context";
-import { agentCall } from "./shell_protocol";
-import { dispositionLabel, wrapUpTimer } from "./shell_text";
-import { feedback, h } from "./shell";
+import type { Held } from "./state";
+import type { ShellContext } from "../shell/context";
+import { uid } from "../shell/context";
+import { agentCall } from "../../../signaling/client/agent";
+import { dispositionLabel, wrapUpTimer } from "../shell/text";
+import { feedback, h } from "../shell/page";
 
 export interface WrapUpForm {
   el: HTMLElement;

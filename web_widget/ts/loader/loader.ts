@@ -6,12 +6,12 @@
  * nothing here may ever throw into the customer's page.
  */
 
-import type { PageInfo } from "../../signaling/client/visitor";
-import { pickLang } from "./i18n";
-import { EventBatch } from "./loader_batch";
-import { WidgetFrame } from "./loader_frame";
-import { guard, later, listen } from "./loader_guard";
-import { startSensors } from "./loader_sensors";
+import type { PageInfo } from "../../../signaling/client/visitor";
+import { pickLang } from "../i18n";
+import { EventBatch } from "./batch";
+import { WidgetFrame } from "./frame";
+import { guard, later, listen } from "./guard";
+import { startSensors } from "./page_sensors";
 
 interface EngageGlobal {
   open(): void;

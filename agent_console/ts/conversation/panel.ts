@@ -5,17 +5,17 @@
  */
 
 import { createCallPanel, type CallPanel } from "./call_panel";
-import { AgentChat } from "./conversation_chat";
-import type { Held } from "./conversation_state";
-import { tabLabel } from "./conversation_state";
-import { createTransfer } from "./conversation_transfer";
-import { createWrapUp, type WrapUpForm } from "./conversation_wrapup";
-import type { Conversation } from "./console_bus";
-import type { ShellContext } from "./shell_context";
-import { agentCall } from "./shell_protocol";
-import { channelLabel, visitorSummary } from "./shell_text";
-import { h } from "./shell";
-import type { ChatMessage } from "../../signaling/client/visitor";
+import { AgentChat } from "./chat";
+import type { Held } from "./state";
+import { tabLabel } from "./state";
+import { createTransfer } from "./transfer";
+import { createWrapUp, type WrapUpForm } from "./wrapup";
+import type { Conversation } from "../shell/console_bus";
+import type { ShellContext } from "../shell/context";
+import { agentCall } from "../../../signaling/client/agent";
+import { channelLabel, visitorSummary } from "../shell/text";
+import { h } from "../shell/page";
+import type { ChatMessage } from "../../../signaling/client/visitor";
 
 export interface PanelHooks {
   /** This panel is the selected tab and the page is visible. */

@@ -3,7 +3,7 @@
  * by search) and followed by the suggestions panel. One per console (`bus.customer`). No DOM.
  */
 
-import { safely } from "./shell";
+import { safely } from "./page";
 
 export interface FocusedCustomer {
   id: string;

@@ -4,19 +4,19 @@
  * open, and a live announcement for each new one. Owns the cards and their timers.
  */
 
-import type { Offer } from "./conversation_state";
-import { DesktopNotifier, Ringer } from "./shell_alerts";
-import type { ShellContext } from "./shell_context";
-import { uid } from "./shell_context";
-import { agentCall, parseContext } from "./shell_protocol";
+import type { Offer } from "../conversation/state";
+import { DesktopNotifier, Ringer } from "./alerts";
+import type { ShellContext } from "./context";
+import { uid } from "./context";
+import { agentCall, parseContext } from "../../../signaling/client/agent";
 import {
   channelLabel,
   formatCountdown,
   fractionLeft,
   profileLine,
   visitorSummary,
-} from "./shell_text";
-import { feedback, h } from "./shell";
+} from "./text";
+import { feedback, h } from "./page";
 
 interface Card {
   offer: Offer;

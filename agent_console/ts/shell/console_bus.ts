@@ -1,12 +1,12 @@
 /**
  * The console's shared state between its parts: the agent socket, the open conversations and
  * the one selected, and the few actions panels ask of the shell (insert text into a chat,
- * notify the agent). The shell (console_shell.ts) owns this; panels only read and subscribe.
+ * notify the agent). The shell (shell/console_shell.ts) owns this; panels only read and subscribe.
  */
 
-import type { Socket } from "../../signaling/client/protocol";
+import type { Socket } from "../../../signaling/client/protocol";
 import { CustomerFocus } from "./customer_focus";
-import { type Feedback, safely } from "./shell";
+import { type Feedback, safely } from "./page";
 
 /** One interaction the agent holds (or is being offered), as the shell knows it. */
 export interface Conversation {

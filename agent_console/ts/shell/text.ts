@@ -3,7 +3,7 @@
  * the English labels of ACD states, away reasons, dispositions, channels and context fields.
  */
 
-import type { Context } from "./shell_protocol";
+import type { Context } from "../../../signaling/client/agent";
 
 /**
  * The server's clock as seen from this browser: deadlines come in server milliseconds, and a

@@ -4,12 +4,12 @@
  * hidden, so drafts, scroll and the call survive switching). Owns the tabs and their panels.
  */
 
-import type { Held } from "./conversation_state";
-import { tabLabel } from "./conversation_state";
-import { ConversationPanel } from "./conversation_panel";
-import type { ShellContext } from "./shell_context";
-import { uid } from "./shell_context";
-import { h } from "./shell";
+import type { Held } from "./state";
+import { tabLabel } from "./state";
+import { ConversationPanel } from "./panel";
+import type { ShellContext } from "../shell/context";
+import { uid } from "../shell/context";
+import { h } from "../shell/page";
 
 interface Tab {
   button: HTMLButtonElement;

@@ -1,16 +1,16 @@
 /**
  * The console shell: agent state selector, incoming offers, conversation tabs with chat,
  * wrap-up and transfer, kept in step with the ACD by pushes and rebuilt from `acd.status` +
- * `chat.sync` on every (re)connect. Owns the desk (conversation_state.ts) and the bus entries.
+ * `chat.sync` on every (re)connect. Owns the desk (conversation/state.ts) and the bus entries.
  */
 
 import type { ConsoleBus } from "./console_bus";
-import { type Action, type Desk, EMPTY_DESK, reduce } from "./conversation_state";
-import { busConversation } from "./conversation_panel";
-import { mountConversationTabs } from "./conversation_tabs";
-import { type ShellContext, browserStorage } from "./shell_context";
-import { mountOffers } from "./shell_offers";
-import { DesktopNotifier } from "./shell_alerts";
+import { type Action, type Desk, EMPTY_DESK, reduce } from "../conversation/state";
+import { busConversation } from "../conversation/panel";
+import { mountConversationTabs } from "../conversation/tabs";
+import { type ShellContext, browserStorage } from "./context";
+import { mountOffers } from "./offers";
+import { DesktopNotifier } from "./alerts";
 import {
   type AgentPushes,
   FALLBACK_DISPOSITIONS,
@@ -18,10 +18,10 @@ import {
   onAgentPush,
   parseAgentView,
   parseQueues,
-} from "./shell_protocol";
-import { mountStateSelector } from "./shell_state";
-import { ServerClock } from "./shell_text";
-import { api } from "./shell";
+} from "../../../signaling/client/agent";
+import { mountStateSelector } from "./agent_state";
+import { ServerClock } from "./text";
+import { api } from "./page";
 
 export interface ShellRegions {
   /** Where the state selector goes (inside the "Your session" panel). */

@@ -4,14 +4,14 @@
  * `acd.status` view, and the staff HTTP lists it reads. Pure: no DOM, unit-tested in node.
  */
 
-import { type Ack, type AckEmitter, DEFAULT_TIMEOUT_MS, callWithAck } from "../../signaling/client/ack";
+import { type Ack, type AckEmitter, DEFAULT_TIMEOUT_MS, callWithAck } from "./ack";
 import {
   type AgentReceipts,
   type ChatMessage,
   type PushSource,
   parseChatMessage,
   parseReceipts,
-} from "../../signaling/client/visitor";
+} from "./visitor";
 
 export type Context = Record<string, unknown>;
 export type Empty = Record<never, never>;

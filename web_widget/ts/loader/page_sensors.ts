@@ -11,8 +11,8 @@ import {
   type SensorConfig,
   type TrailEvent,
   parseSensorConfig,
-} from "../../signaling/client/visitor";
-import { guard, later, listen } from "./loader_guard";
+} from "../../../signaling/client/visitor";
+import { guard, later, listen } from "./guard";
 import {
   DeadClickWatch,
   DwellClock,

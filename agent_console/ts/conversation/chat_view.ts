@@ -1,13 +1,13 @@
 /**
  * The chat of one conversation on screen: the message log (text only, own / visitor / system
  * styling, receipts on own messages), the visitor's typing line and the composer (Enter sends,
- * Shift+Enter breaks the line). Owns only DOM; the session (conversation_chat.ts) drives it.
+ * Shift+Enter breaks the line). Owns only DOM; the session (chat.ts) drives it.
  */
 
-import type { ChatEntry, Delivery } from "../../signaling/client/chat_log";
-import { CHAT_TEXT_MAX } from "../../signaling/client/visitor";
-import { uid } from "./shell_context";
-import { h } from "./shell";
+import type { ChatEntry, Delivery } from "../../../signaling/client/chat_log";
+import { CHAT_TEXT_MAX } from "../../../signaling/client/visitor";
+import { uid } from "../shell/context";
+import { h } from "../shell/page";
 
 const DELIVERY_LABELS: Readonly<Record<Delivery, string>> = {
   sending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent",

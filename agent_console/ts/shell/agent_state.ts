@@ -3,11 +3,11 @@
  * `acd.state`, showing what the ACD says (busy, wrap-up, auto-away after missed offers).
  */
 
-import { agentCall } from "./shell_protocol";
-import type { ShellContext } from "./shell_context";
-import { uid } from "./shell_context";
-import { AWAY_REASONS, reasonLabel, stateLabel } from "./shell_text";
-import { feedback, h } from "./shell";
+import { agentCall } from "../../../signaling/client/agent";
+import type { ShellContext } from "./context";
+import { uid } from "./context";
+import { AWAY_REASONS, reasonLabel, stateLabel } from "./text";
+import { feedback, h } from "./page";
 
 const CHOICES: readonly (readonly [string, string, boolean])[] = [
   // value, label, chosen by the agent (else set by the ACD from the agent's work)

@@ -3,9 +3,9 @@
  * and only messages from that origin *and* that frame's window are accepted.
  */
 
-import type { Lang } from "../../signaling/client/visitor";
-import { FRAME_TITLES } from "./i18n";
-import { guard, listen } from "./loader_guard";
+import type { Lang } from "../../../signaling/client/visitor";
+import { FRAME_TITLES } from "../i18n";
+import { guard, listen } from "./guard";
 
 export type LayoutState = "launcher" | "open" | "hidden";
 

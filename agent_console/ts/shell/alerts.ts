@@ -4,7 +4,7 @@
  * permission asked only from the agent's own click. Owns the audio context and notifications.
  */
 
-import { h } from "./shell";
+import { h } from "./page";
 
 const RING_EVERY_MS = 2500;
 

@@ -3,11 +3,11 @@
  * disposition codes (refreshed on every connect), storage, and the one way to change the desk.
  */
 
-import type { StorageLike } from "../../signaling/client/outbox";
-import type { Action, Desk } from "./conversation_state";
+import type { StorageLike } from "../../../signaling/client/outbox";
+import type { Action, Desk } from "../conversation/state";
 import type { ConsoleBus } from "./console_bus";
-import type { QueueInfo } from "./shell_protocol";
-import type { ServerClock } from "./shell_text";
+import type { QueueInfo } from "../../../signaling/client/agent";
+import type { ServerClock } from "./text";
 
 export interface ShellContext {
   bus: ConsoleBus;

@@ -11,8 +11,8 @@ import {
   type ConnectionState,
   errorAck,
   normalizeAck,
-} from "../../signaling/client/ack";
-import type { Announcement } from "../../signaling/client/protocol";
+} from "../../../signaling/client/ack";
+import type { Announcement } from "../../../signaling/client/protocol";
 
 export interface PageContext {
   root: HTMLElement;

@@ -1,11 +1,11 @@
 /**
  * The agent's desk as data, pure: offers waiting for an answer and interactions held (own
  * conversations, consultations, wrap-ups), changed only by `reduce` from ACD pushes, acks and
- * the `acd.status` view. The DOM follows it (console_shell.ts); node tests pin every move.
+ * the `acd.status` view. The DOM follows it (shell/console_shell.ts); node tests pin every move.
  */
 
-import type { AgentView, Context, OfferPush, ViewItem } from "./shell_protocol";
-import { visitorSummary } from "./shell_text";
+import type { AgentView, Context, OfferPush, ViewItem } from "../../../signaling/client/agent";
+import { visitorSummary } from "../shell/text";
 
 export interface Offer {
   interaction: string;

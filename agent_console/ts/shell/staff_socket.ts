@@ -6,8 +6,8 @@ import {
   type StaffNamespace,
   connectStaff,
   onPush,
-} from "../../signaling/client/protocol";
-import { type AnnouncementLog, type Feedback, goToLogin, showConnection } from "./shell";
+} from "../../../signaling/client/protocol";
+import { type AnnouncementLog, type Feedback, goToLogin, showConnection } from "./page";
 
 /**
  * Connects one staff namespace: connection status in `#connection`, announcements into the

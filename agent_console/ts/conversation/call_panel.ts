@@ -5,12 +5,12 @@
  * place; owns nothing else.
  */
 
-import { CallLine, type LineSnapshot } from "../../signaling/client/call_line";
-import { type DeviceChoice, showTracks } from "../../signaling/client/call_media";
-import { type CallQuality, describeQuality } from "../../signaling/client/call_quality";
-import { iceServerSource } from "../../signaling/client/call_protocol";
-import type { ConsoleBus, Conversation } from "./console_bus";
-import { h } from "./shell";
+import { CallLine, type LineSnapshot } from "../../../signaling/client/call_line";
+import { type DeviceChoice, showTracks } from "../../../signaling/client/call_media";
+import { type CallQuality, describeQuality } from "../../../signaling/client/call_quality";
+import { iceServerSource } from "../../../signaling/client/call_protocol";
+import type { ConsoleBus, Conversation } from "../shell/console_bus";
+import { h } from "../shell/page";
 
 export interface CallPanel {
   el: HTMLElement;

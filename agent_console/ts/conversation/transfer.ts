@@ -5,12 +5,12 @@
  * `GET /api/agents`, both fresh each time the form opens.
  */
 
-import type { Held } from "./conversation_state";
-import type { ShellContext } from "./shell_context";
-import { uid } from "./shell_context";
-import { type AgentInfo, agentCall, parseAgents, parseQueues } from "./shell_protocol";
-import { stateLabel } from "./shell_text";
-import { api, feedback, h } from "./shell";
+import type { Held } from "./state";
+import type { ShellContext } from "../shell/context";
+import { uid } from "../shell/context";
+import { type AgentInfo, agentCall, parseAgents, parseQueues } from "../../../signaling/client/agent";
+import { stateLabel } from "../shell/text";
+import { api, feedback, h } from "../shell/page";
 
 export interface TransferControls {
   /** The "Transfer" button that opens the form (placed with the other actions). */

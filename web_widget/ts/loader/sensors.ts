@@ -1,10 +1,10 @@
 /**
  * Struggle detectors of the host-page loader, pure: each gets timestamps from its caller and
  * owns only its own small state, so tests drive them with a fake clock. The DOM wiring is in
- * loader_sensors.ts. Element descriptions never read input values.
+ * page_sensors.ts. Element descriptions never read input values.
  */
 
-import type { SensorConfig, SignalFields } from "../../signaling/client/visitor";
+import type { SensorConfig, SignalFields } from "../../../signaling/client/visitor";
 
 export type Signal = SignalFields;
 type Config = () => Readonly<SensorConfig>;

@@ -5,14 +5,14 @@
  * gap, typing both ways (throttled), delivered/read receipts. Drives a ChatView.
  */
 
-import { ChatLog, type PendingMessage } from "../../signaling/client/chat_log";
-import { ChatSender, ReceiptAcks, TypingThrottle } from "../../signaling/client/chat_sender";
-import { Outbox, type StorageLike } from "../../signaling/client/outbox";
-import { CHAT_TEXT_MAX, type ChatMessage } from "../../signaling/client/visitor";
-import { ChatView } from "./conversation_view";
-import { uuid } from "./shell_context";
-import { type AgentPushes, agentCall } from "./shell_protocol";
-import type { Socket } from "../../signaling/client/protocol";
+import { ChatLog, type PendingMessage } from "../../../signaling/client/chat_log";
+import { ChatSender, ReceiptAcks, TypingThrottle } from "../../../signaling/client/chat_sender";
+import { Outbox, type StorageLike } from "../../../signaling/client/outbox";
+import { CHAT_TEXT_MAX, type ChatMessage } from "../../../signaling/client/visitor";
+import { ChatView } from "./chat_view";
+import { uuid } from "../shell/context";
+import { type AgentPushes, agentCall } from "../../../signaling/client/agent";
+import type { Socket } from "../../../signaling/client/protocol";
 
 const VISITOR_TYPING_TIMEOUT_MS = 15_000;
 
