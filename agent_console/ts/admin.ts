@@ -4,14 +4,8 @@
  */
 
 import { NAMESPACES, startStaffSocket } from "./shell/staff_socket";
-import {
-  announcementLog,
-  api,
-  feedback,
-  h,
-  pageContext,
-  section,
-} from "./shell/page";
+import { announcementLog, api, feedback, pageContext, section } from "./shell/page";
+import { h } from "../../signaling/client/dom";
 
 interface StaffUser {
   username: string;

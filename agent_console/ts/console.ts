@@ -13,7 +13,8 @@ import { mountKnowledge } from "./panels/knowledge";
 import { mountLedger } from "./panels/ledger";
 import { mountSuggestions } from "./panels/suggestions";
 import { NAMESPACES, startStaffSocket } from "./shell/staff_socket";
-import { announcementLog, feedback, h, pageContext, section } from "./shell/page";
+import { announcementLog, feedback, pageContext, section } from "./shell/page";
+import { h } from "../../signaling/client/dom";
 
 function connectionCheck(bus: ConsoleBus, notice: ReturnType<typeof feedback>): HTMLElement {
   const check = h("button", { type: "button", id: "check-connection" }, "Check connection");

@@ -10,13 +10,8 @@ import {
   call,
 } from "../../signaling/client/protocol";
 import { NAMESPACES, startStaffSocket } from "./shell/staff_socket";
-import {
-  announcementLog,
-  feedback,
-  h,
-  pageContext,
-  section,
-} from "./shell/page";
+import { announcementLog, feedback, pageContext, section } from "./shell/page";
+import { h } from "../../signaling/client/dom";
 
 function isLevel(value: string): value is AnnouncementLevel {
   return (ANNOUNCEMENT_LEVELS as readonly string[]).includes(value);

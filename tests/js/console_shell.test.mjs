@@ -14,6 +14,7 @@ const bundled = await build({
     contents: ['export * from "./agent_console/ts/conversation/state";',
                'export * from "./agent_console/ts/shell/text";',
                'export * from "./signaling/client/agent";',
+               'export * from "./agent_console/ts/shell/staff_lists";',
                'export * from "./signaling/client/chat_log";',
                'export * from "./signaling/client/outbox";',
                'export { parseReceipts } from "./signaling/client/visitor";'].join("\n"),

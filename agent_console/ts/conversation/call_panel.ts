@@ -10,7 +10,7 @@ import { type DeviceChoice, showTracks } from "../../../signaling/client/call_me
 import { type CallQuality, describeQuality } from "../../../signaling/client/call_quality";
 import { iceServerSource } from "../../../signaling/client/call_protocol";
 import type { ConsoleBus, Conversation } from "../shell/console_bus";
-import { h } from "../shell/page";
+import { h } from "../../../signaling/client/dom";
 
 export interface CallPanel {
   el: HTMLElement;

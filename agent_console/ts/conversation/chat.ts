@@ -7,12 +7,12 @@
 
 import { ChatLog, type PendingMessage } from "../../../signaling/client/chat_log";
 import { ChatSender, ReceiptAcks, TypingThrottle } from "../../../signaling/client/chat_sender";
-import { Outbox, type StorageLike } from "../../../signaling/client/outbox";
+import { Outbox } from "../../../signaling/client/outbox";
 import { CHAT_TEXT_MAX, type ChatMessage } from "../../../signaling/client/visitor";
 import { ChatView } from "./chat_view";
-import { uuid } from "../shell/context";
 import { type AgentPushes, agentCall } from "../../../signaling/client/agent";
 import type { Socket } from "../../../signaling/client/protocol";
+import { type StorageLike, uuid } from "../../../signaling/client/dom";
 
 const VISITOR_TYPING_TIMEOUT_MS = 15_000;
 

@@ -6,8 +6,7 @@
 
 import type { ChatEntry, Delivery } from "../../../signaling/client/chat_log";
 import { CHAT_TEXT_MAX } from "../../../signaling/client/visitor";
-import { uid } from "../shell/context";
-import { h } from "../shell/page";
+import { chatClock, h, uid } from "../../../signaling/client/dom";
 
 const DELIVERY_LABELS: Readonly<Record<Delivery, string>> = {
   sending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read", failed: "Not sent",
@@ -22,10 +21,6 @@ interface Row {
   el: HTMLElement;
   receipt: HTMLElement | null;
   delivery: string;
-}
-
-function clock(at: number): string {
-  return new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
 function sizeLabel(bytes: number): string {
@@ -157,7 +152,7 @@ export class ChatView {
           `${entry.attachment.name} (${sizeLabel(entry.attachment.size)})`);
     const el = h("li", { class: `msg ${side}`, "data-testid": "chat-message", "data-from": entry.from },
       h("span", { class: "msg-meta" }, who ? h("span", { class: "msg-name" }, who) : null,
-        h("time", { datetime: new Date(entry.at).toISOString() }, clock(entry.at))),
+        h("time", { datetime: new Date(entry.at).toISOString() }, chatClock(entry.at))),
       entry.text ? body : null, attachment, receipt);
     return { el, receipt, delivery: "" };
   }

@@ -14,8 +14,8 @@ import type { Conversation } from "../shell/console_bus";
 import type { ShellContext } from "../shell/context";
 import { agentCall } from "../../../signaling/client/agent";
 import { channelLabel, visitorSummary } from "../shell/text";
-import { h } from "../shell/page";
 import type { ChatMessage } from "../../../signaling/client/visitor";
+import { h } from "../../../signaling/client/dom";
 
 export interface PanelHooks {
   /** This panel is the selected tab and the page is visible. */

@@ -8,8 +8,7 @@ import type { Held } from "./state";
 import { tabLabel } from "./state";
 import { ConversationPanel } from "./panel";
 import type { ShellContext } from "../shell/context";
-import { uid } from "../shell/context";
-import { h } from "../shell/page";
+import { h, uid } from "../../../signaling/client/dom";
 
 interface Tab {
   button: HTMLButtonElement;

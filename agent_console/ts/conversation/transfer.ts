@@ -7,10 +7,11 @@
 
 import type { Held } from "./state";
 import type { ShellContext } from "../shell/context";
-import { uid } from "../shell/context";
-import { type AgentInfo, agentCall, parseAgents, parseQueues } from "../../../signaling/client/agent";
+import { agentCall } from "../../../signaling/client/agent";
+import { type AgentInfo, parseAgents, parseQueues } from "../shell/staff_lists";
 import { stateLabel } from "../shell/text";
-import { api, feedback, h } from "../shell/page";
+import { api, feedback } from "../shell/page";
+import { h, uid } from "../../../signaling/client/dom";
 
 export interface TransferControls {
   /** The "Transfer" button that opens the form (placed with the other actions). */

@@ -5,10 +5,10 @@
 
 import type { Held } from "./state";
 import type { ShellContext } from "../shell/context";
-import { uid } from "../shell/context";
 import { agentCall } from "../../../signaling/client/agent";
 import { dispositionLabel, wrapUpTimer } from "../shell/text";
-import { feedback, h } from "../shell/page";
+import { feedback } from "../shell/page";
+import { h, uid } from "../../../signaling/client/dom";
 
 export interface WrapUpForm {
   el: HTMLElement;

@@ -5,9 +5,10 @@
  */
 
 import type { ConsoleBus } from "../shell/console_bus";
-import { api, feedback, h } from "../shell/page";
+import { api, feedback } from "../shell/page";
 import { Board, type Post, canDelete, canPin, canPost } from "./bulletin_board";
-import { type Json, formatDateTime, uid } from "./wire";
+import { type Json, formatDateTime } from "./wire";
+import { h, uid } from "../../../signaling/client/dom";
 
 const MAX_TEXT = 2000;
 

@@ -6,11 +6,12 @@
  */
 
 import type { ConsoleBus } from "../shell/console_bus";
-import { api, feedback, h } from "../shell/page";
+import { api, feedback } from "../shell/page";
 import type { FocusedCustomer } from "../shell/customer_focus";
 import { ledgerEditor } from "./ledger_edit";
 import { contactsSection, historySection, notesSection, profileSection, purchasesSection } from "./ledger_view";
-import { type Json, formatDateTime, isRecord, list, num, record, str, uid } from "./wire";
+import { type Json, formatDateTime, isRecord, list, num, record, str } from "./wire";
+import { h, uid } from "../../../signaling/client/dom";
 
 const SEARCH_DELAY_MS = 250;
 const QUERY_MIN = 2;

@@ -6,7 +6,7 @@
  */
 
 import type { ConsoleBus } from "../shell/console_bus";
-import { api, feedback, h } from "../shell/page";
+import { api, feedback } from "../shell/page";
 import {
   NOTHING_RECORDED,
   OUTCOMES,
@@ -21,6 +21,7 @@ import {
   withRecorded,
 } from "./suggestion_state";
 import type { Json } from "./wire";
+import { h } from "../../../signaling/client/dom";
 
 export function mountSuggestions(bus: ConsoleBus, el: HTMLElement): void {
   el.dataset["panel"] = "suggestions";

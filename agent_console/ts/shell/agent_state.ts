@@ -5,9 +5,9 @@
 
 import { agentCall } from "../../../signaling/client/agent";
 import type { ShellContext } from "./context";
-import { uid } from "./context";
 import { AWAY_REASONS, reasonLabel, stateLabel } from "./text";
-import { feedback, h } from "./page";
+import { feedback } from "./page";
+import { h, uid } from "../../../signaling/client/dom";
 
 const CHOICES: readonly (readonly [string, string, boolean])[] = [
   // value, label, chosen by the agent (else set by the ACD from the agent's work)

@@ -1,10 +1,10 @@
+import { h } from "../../../signaling/client/dom";
 /**
  * How an offer gets the agent's attention beyond the page: a ring tone made with a WebAudio
  * oscillator (no audio file), and desktop notifications while the page is hidden, with the
  * permission asked only from the agent's own click. Owns the audio context and notifications.
  */
 
-import { h } from "./page";
 
 const RING_EVERY_MS = 2500;
 

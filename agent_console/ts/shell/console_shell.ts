@@ -8,7 +8,7 @@ import type { ConsoleBus } from "./console_bus";
 import { type Action, type Desk, EMPTY_DESK, reduce } from "../conversation/state";
 import { busConversation } from "../conversation/panel";
 import { mountConversationTabs } from "../conversation/tabs";
-import { type ShellContext, browserStorage } from "./context";
+import { type ShellContext } from "./context";
 import { mountOffers } from "./offers";
 import { DesktopNotifier } from "./alerts";
 import {
@@ -17,11 +17,12 @@ import {
   agentCall,
   onAgentPush,
   parseAgentView,
-  parseQueues,
 } from "../../../signaling/client/agent";
+import { parseQueues } from "./staff_lists";
 import { mountStateSelector } from "./agent_state";
 import { ServerClock } from "./text";
 import { api } from "./page";
+import { browserStorage } from "../../../signaling/client/dom";
 
 export interface ShellRegions {
   /** Where the state selector goes (inside the "Your session" panel). */

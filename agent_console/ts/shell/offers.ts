@@ -7,7 +7,6 @@
 import type { Offer } from "../conversation/state";
 import { DesktopNotifier, Ringer } from "./alerts";
 import type { ShellContext } from "./context";
-import { uid } from "./context";
 import { agentCall, parseContext } from "../../../signaling/client/agent";
 import {
   channelLabel,
@@ -16,7 +15,8 @@ import {
   profileLine,
   visitorSummary,
 } from "./text";
-import { feedback, h } from "./page";
+import { feedback } from "./page";
+import { h, uid } from "../../../signaling/client/dom";
 
 interface Card {
   offer: Offer;

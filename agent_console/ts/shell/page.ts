@@ -1,7 +1,6 @@
 /**
- * What every staff page shares: the page context from `#app`, a DOM builder that only ever
- * writes text (never HTML), the `#connection` status, the announcement log and JSON API
- * calls. No socket code here (see staff_socket.ts), so pages without one stay small.
+ * What every staff page shares: the page context from `#app`, sections, the `#connection`
+ * status, the announcement log and JSON API calls (the DOM builder is signaling/client/dom.ts). No socket code here (see staff_socket.ts), so pages without one stay small.
  */
 
 import {
@@ -13,6 +12,7 @@ import {
   normalizeAck,
 } from "../../../signaling/client/ack";
 import type { Announcement } from "../../../signaling/client/protocol";
+import { h } from "../../../signaling/client/dom";
 
 export interface PageContext {
   root: HTMLElement;
@@ -30,27 +30,6 @@ export function pageContext(): PageContext {
     username: root.dataset["username"] ?? "",
     role: root.dataset["role"] ?? "",
   };
-}
-
-type Child = Node | string | null | undefined | false;
-
-/**
- * `h("button", {type: "submit", class: "primary"}, "Send")`. Attribute values and string
- * children are set as text: server data can never become markup.
- */
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K, attrs: Record<string, string | boolean> = {}, ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === false) continue;
-    el.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === false) continue;
-    el.append(typeof child === "string" ? document.createTextNode(child) : child);
-  }
-  return el;
 }
 
 /** A titled `<section>` labelled by its heading; returns the section to fill. */

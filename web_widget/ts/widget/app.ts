@@ -27,7 +27,6 @@ import { type Translate, translator } from "../i18n";
 import { CallView } from "./call_view";
 import { ChatSession } from "./chat_session";
 import { type Socket, connectVisitor } from "./connection";
-import { browserStorage, saveBlob } from "./dom";
 import { VisitorHttp } from "./http";
 import { WidgetShell } from "./panel";
 import { type Identity, ParentChannel } from "./parent";
@@ -35,6 +34,7 @@ import { MirroredStorage } from "./storage";
 import { VisitorTokens } from "./token";
 import { TrailForwarder } from "./trail";
 import { type QueueView, endedView, queueView, startView, unavailableView } from "./views";
+import { browserStorage, saveBlob } from "../../../signaling/client/dom";
 
 export interface FrameContext {
   root: HTMLElement;

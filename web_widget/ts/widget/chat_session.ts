@@ -13,12 +13,12 @@ import {
   visitorCall,
 } from "../../../signaling/client/visitor";
 import type { Translate } from "../i18n";
-import { ChatLog, type PendingMessage } from "./chat_log";
+import { ChatLog, type PendingMessage } from "../../../signaling/client/chat_log";
 import { ChatView } from "./chat_view";
-import { uuid } from "./dom";
 import type { VisitorHttp } from "./http";
-import { Outbox, type StorageLike } from "./outbox";
+import { Outbox } from "../../../signaling/client/outbox";
 import type { Socket } from "./connection";
+import { type StorageLike, uuid } from "../../../signaling/client/dom";
 
 const AGENT_TYPING_TIMEOUT_MS = 15_000;
 

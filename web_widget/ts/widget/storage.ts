@@ -1,10 +1,10 @@
+import { type StorageLike } from "../../../signaling/client/dom";
 /**
  * Storage for the app when the browser denies the frame its own (third-party storage
  * blocked): an in-memory copy seeded by the loader's `hello.state`, each write sent back to
  * the loader, which keeps it in the host page's storage. Keys start with `engage.`.
  */
 
-import type { StorageLike } from "./outbox";
 
 export const MIRROR_MAX_CHARS = 64 * 1024;
 
