@@ -5,7 +5,9 @@
  */
 
 import { createCallPanel, type CallPanel } from "./call_panel";
-import { AgentChat } from "./chat";
+import { type AgentChat, createAgentChat } from "./chat";
+import type { ChatController } from "../../../signaling/client/chat_controller";
+import type { ChatView } from "./chat_view";
 import type { Held } from "./state";
 import { tabLabel } from "./state";
 import { createTransfer } from "./transfer";
@@ -31,7 +33,7 @@ export function busConversation(held: Held): Conversation {
 
 export class ConversationPanel {
   readonly el: HTMLElement;
-  chat: AgentChat;
+  private session: AgentChat;
   private held: Held;
   private call: CallPanel | null = null;
   private wrapUp: WrapUpForm | null = null;
@@ -64,10 +66,19 @@ export class ConversationPanel {
       this.chatSlot, this.callSlot,
       h("div", { class: "actions conversation-actions" }, this.transfer.opener, this.end, this.leave),
       this.transfer.el, this.wrapSlot);
-    this.chat = this.newChat();
+    this.session = this.newChat();
     this.end.addEventListener("click", () => void this.complete());
     this.leave.addEventListener("click", () => void this.leaveConsult());
     this.update(held);
+  }
+
+  /** The chat session (sync, pushes, receipts) of this conversation. */
+  get chat(): ChatController {
+    return this.session.controller;
+  }
+
+  get chatView(): ChatView {
+    return this.session.view;
   }
 
   get role(): Held["role"] {
@@ -80,7 +91,7 @@ export class ConversationPanel {
     if (before.role !== held.role) {
       // A consultant who took over writes from now on: a fresh session with own styling.
       this.chat.dispose();
-      this.chat = this.newChat();
+      this.session = this.newChat();
       void this.chat.sync();
     }
     const summary = visitorSummary(held.context);
@@ -92,7 +103,7 @@ export class ConversationPanel {
     const owner = held.role === "owner";
     const live = held.state === "connected";
     if (!live) this.chat.quiet();
-    this.chat.view.setWritable(owner && live, !live ? "The conversation has ended."
+    this.chatView.setWritable(owner && live, !live ? "The conversation has ended."
       : owner ? "" : `You are consulting: only ${held.owner} writes to the visitor.`);
     this.end.hidden = !(owner && live) || held.consult !== null;
     this.leave.hidden = owner;
@@ -107,12 +118,12 @@ export class ConversationPanel {
   }
 
   insert(text: string): void {
-    this.chat.view.insert(text);
+    this.chatView.insert(text);
   }
 
   focusComposer(): void {
     if (this.wrapUp !== null) this.wrapUp.focus();
-    else this.chat.view.focus();
+    else this.chatView.focus();
   }
 
   /** The conversation is over for this agent (closed, transferred): release what it holds;
@@ -123,17 +134,18 @@ export class ConversationPanel {
     this.el.remove();
   }
 
+  /** A fresh chat session in the chat slot (on creation, and when a consultant takes over). */
   private newChat(): AgentChat {
     const ix = this.held.interaction;
-    const chat = new AgentChat(ix, {
+    const session = createAgentChat(ix, {
       socket: this.ctx.bus.socket, storage: this.ctx.storage, username: this.ctx.bus.username,
       peer: this.held.name || "Visitor",
       seen: () => this.hooks.seen(),
       writer: () => this.held.role === "owner" && this.held.state === "connected",
       onVisitorMessage: (message) => this.hooks.onVisitorMessage(ix, message),
     }, this.held.role === "consultant");
-    this.chatSlot.replaceChildren(chat.view.el);
-    return chat;
+    this.chatSlot.replaceChildren(session.view.el);
+    return session;
   }
 
   private stateText(held: Held): string {

@@ -127,7 +127,7 @@ export function mountConversationTabs(ctx: ShellContext, region: HTMLElement): C
         tab.button.tabIndex = on ? 0 : -1;
         const appearing = on && tab.panel.el.hidden;
         tab.panel.el.hidden = !on;
-        if (appearing) tab.panel.chat.view.reveal();
+        if (appearing) tab.panel.chatView.reveal();
         if (on) {
           tab.unread = 0;
           paintBadge(tab);
