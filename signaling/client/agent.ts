@@ -5,6 +5,7 @@
  */
 
 import { type Ack, type AckEmitter, DEFAULT_TIMEOUT_MS, callWithAck } from "./ack";
+import type { AgentPayloads } from "./payloads.gen";
 import {
   type AgentReceipts,
   type ChatMessage,
@@ -50,31 +51,27 @@ export interface AgentView {
   dispositions: string[];
 }
 
-export interface AgentRequests {
-  "acd.status": { payload: Empty; reply: Record<string, unknown> };
-  "acd.state": { payload: { state: "available" | "away" | "offline"; reason?: string }; reply: { state: string } };
-  "acd.accept": { payload: { interaction: string }; reply: Record<string, unknown> };
-  "acd.decline": { payload: { interaction: string }; reply: Empty };
-  "acd.complete": { payload: { interaction: string }; reply: Empty };
-  "acd.wrap_up": { payload: { interaction: string; disposition: string; note?: string }; reply: Empty };
-  "acd.transfer": {
-    payload: { interaction: string; to_queue?: string; to_agent?: string; mode: "cold" | "warm" };
-    reply: Empty;
-  };
-  "acd.consult_accept": { payload: { interaction: string }; reply: Empty };
-  "acd.consult_complete": { payload: { interaction: string }; reply: Empty };
-  "acd.consult_cancel": { payload: { interaction: string }; reply: Empty };
-  "chat.send": {
-    payload: { interaction: string; client_id: string; text: string };
-    reply: { seq: number; at: number; duplicate: boolean };
-  };
-  "chat.sync": {
-    payload: { interaction: string; after_seq: number };
-    reply: { messages: unknown[]; last_seq: number; receipts?: unknown };
-  };
-  "chat.typing": { payload: { interaction: string; typing: boolean }; reply: Empty };
-  "chat.receipt": { payload: { interaction: string; seq: number; kind: "delivered" | "read" }; reply: Empty };
+/** The ack fields of each /agent request (the payloads are generated from the server's schemas). */
+export interface AgentReplies {
+  "acd.status": Record<string, unknown>;
+  "acd.state": { state: string };
+  "acd.accept": Record<string, unknown>;
+  "acd.decline": Empty;
+  "acd.complete": Empty;
+  "acd.wrap_up": Empty;
+  "acd.transfer": Empty;
+  "acd.consult_accept": Empty;
+  "acd.consult_complete": Empty;
+  "acd.consult_cancel": Empty;
+  "chat.send": { seq: number; at: number; duplicate: boolean };
+  "chat.sync": { messages: unknown[]; last_seq: number; receipts?: unknown };
+  "chat.typing": Empty;
+  "chat.receipt": Empty;
 }
+
+export type AgentRequests = {
+  [E in keyof AgentReplies]: { payload: AgentPayloads[E]; reply: AgentReplies[E] };
+};
 
 /** One /agent request with a typed payload; resolves to the ack (never rejects). */
 export function agentCall<E extends keyof AgentRequests>(

@@ -9,6 +9,7 @@ import { type ChatSide, ChatLog, type PendingMessage } from "./chat_log";
 import { ChatSender, ReceiptAcks, type SendAck, TypingThrottle } from "./chat_sender";
 import type { StorageLike } from "./dom";
 import { Outbox, WIDGET_OUTBOX_PREFIX } from "./outbox";
+import type { ChatReceipt, ChatSend, ChatSync, ChatTyping } from "./payloads.gen";
 import type { AttachmentInfo, ChatMessage } from "./visitor";
 import { CHAT_TEXT_MAX } from "./visitor";
 
@@ -84,13 +85,15 @@ export class ChatController {
     this.outbox = new Outbox(options.storage, interaction, options.outboxPrefix ?? WIDGET_OUTBOX_PREFIX);
     this.acks = new ReceiptAcks((kind, seq) => {
       const socket = this.live();
-      if (socket !== null) void callWithAck(socket, "chat.receipt", { interaction, seq, kind });
+      const payload: ChatReceipt = { interaction, seq, kind };
+      if (socket !== null) void callWithAck(socket, "chat.receipt", payload);
     });
     this.typist = new TypingThrottle({
       canType: () => this.live() !== null && this.writes(),
       signal: (typing) => {
         const socket = this.live();
-        if (socket !== null) void callWithAck(socket, "chat.typing", { interaction, typing });
+        const payload: ChatTyping = { interaction, typing };
+        if (socket !== null) void callWithAck(socket, "chat.typing", payload);
       },
     });
     this.sender = new ChatSender(this.log, this.outbox, {
@@ -114,8 +117,9 @@ export class ChatController {
     if (socket === null || this.disposed) return;
     this.syncing = true;
     try {
+      const payload: ChatSync = { interaction: this.interaction, after_seq: this.log.lastSeq };
       const ack: Ack<{ messages?: unknown; last_seq?: unknown; receipts?: unknown }> = await callWithAck(
-        socket, "chat.sync", { interaction: this.interaction, after_seq: this.log.lastSeq });
+        socket, "chat.sync", payload);
       if (ack.ok && !this.disposed) {
         this.log.applySync(ack);
         this.hooks.onChange();
@@ -214,11 +218,9 @@ export class ChatController {
   }
 }
 
-/** `chat.send` of one pending message (the same payload on /visitor and /agent). */
+/** `chat.send` of one pending message (the same generated payload on /visitor and /agent). */
 function sendMessage(socket: ChatSocket, interaction: string, pending: PendingMessage): Promise<SendAck> {
-  const payload: { interaction: string; client_id: string; text?: string; attachment?: string } = {
-    interaction, client_id: pending.client_id,
-  };
+  const payload: ChatSend = { interaction, client_id: pending.client_id };
   if (pending.text) payload.text = pending.text;
   if (pending.attachment !== undefined) payload.attachment = pending.attachment.id;
   return callWithAck<{ seq: number; at: number }>(socket, "chat.send", payload);

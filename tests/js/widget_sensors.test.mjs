@@ -10,7 +10,7 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bundled = await build({
   stdin: { contents: 'export * from "./web_widget/ts/loader/sensors"; export * from "./web_widget/ts/loader/batch";'
-                     + 'export { DEFAULT_SENSORS } from "./signaling/client/visitor";',
+                     + 'export { DEFAULT_SENSORS } from "./signaling/client/trail";',
            resolveDir: root, loader: "ts" },
   bundle: true, format: "esm", target: "es2020", platform: "neutral", write: false,
 });

@@ -9,6 +9,7 @@ import { agentCall } from "../../../signaling/client/agent";
 import { dispositionLabel, wrapUpTimer } from "../shell/text";
 import { feedback } from "../shell/page";
 import { h, uid } from "../../../signaling/client/dom";
+import type { WrapUp } from "../../../signaling/client/payloads.gen";
 
 export interface WrapUpForm {
   el: HTMLElement;
@@ -42,8 +43,8 @@ export function createWrapUp(ctx: ShellContext, interaction: string): WrapUpForm
       return;
     }
     finish.disabled = true;
-    const payload: { interaction: string; disposition: string; note?: string } = {
-      interaction, disposition: disposition.value };
+    // The codes offered are the server's own list (`acd.status`); it refuses any other.
+    const payload: WrapUp = { interaction, disposition: disposition.value as WrapUp["disposition"] };
     const text = note.value.trim();
     if (text) payload.note = text;
     void agentCall(ctx.bus.socket, "acd.wrap_up", payload).then((ack) => {

@@ -3,7 +3,7 @@
  * sends them every `intervalMs` or `maxBatch` events. Timers are injected, so it is pure.
  */
 
-import type { TrailEvent } from "../../../signaling/client/visitor";
+import { type TrailEvent } from "../../../signaling/client/trail";
 
 export interface BatchOptions {
   send(events: TrailEvent[]): void;

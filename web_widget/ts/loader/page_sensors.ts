@@ -5,13 +5,7 @@
  * except its length.
  */
 
-import {
-  DEFAULT_SENSORS,
-  type NavKind,
-  type SensorConfig,
-  type TrailEvent,
-  parseSensorConfig,
-} from "../../../signaling/client/visitor";
+import { DEFAULT_SENSORS, type NavKind, type SensorConfig, type TrailEvent, parseSensorConfig } from "../../../signaling/client/trail";
 import { guard, later, listen } from "./guard";
 import {
   DeadClickWatch,

@@ -4,7 +4,7 @@
  * page_sensors.ts. Element descriptions never read input values.
  */
 
-import type { SensorConfig, SignalFields } from "../../../signaling/client/visitor";
+import { type SensorConfig, type SignalFields } from "../../../signaling/client/trail";
 
 export type Signal = SignalFields;
 type Config = () => Readonly<SensorConfig>;

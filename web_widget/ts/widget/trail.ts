@@ -6,12 +6,8 @@
 
 import { CLIENT_CODES } from "../../../signaling/client/ack";
 import type { AckEmitter } from "../../../signaling/client/ack";
-import {
-  MAX_TRAIL_BATCH,
-  type TrailEvent,
-  sanitizeTrailEvent,
-  visitorCall,
-} from "../../../signaling/client/visitor";
+import { visitorCall } from "../../../signaling/client/visitor";
+import { MAX_TRAIL_BATCH, type TrailEvent, sanitizeTrailEvent } from "../../../signaling/client/trail";
 
 export interface TrailSocket extends AckEmitter {
   readonly connected: boolean;
