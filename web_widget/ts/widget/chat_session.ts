@@ -1,12 +1,14 @@
 /**
  * One conversation in the widget: the shared ChatController (outbox, sync, receipts, typing,
- * pushes) on the visitor's side, the agent's name, attachments, driving the ChatView.
+ * pushes) on the visitor's side, the agent's name, attachments, driving the ChatView; and
+ * the conversation's calls (a CallView inside it).
  */
 
 import { ChatController } from "../../../signaling/client/chat_controller";
 import { type StorageLike, uuid } from "../../../signaling/client/dom";
 import type { VisitorPushes } from "../../../signaling/client/visitor";
 import type { Translate } from "../i18n";
+import { CallView } from "./call_view";
 import { ChatView } from "./chat_view";
 import type { VisitorHttp } from "./http";
 import type { Socket } from "./connection";
@@ -20,11 +22,16 @@ export interface SessionDeps {
   seen(): boolean;
   onAgentMessage(): void;
   end(): void;
+  /** The visitor token (for the ICE servers of a call). */
+  token(): Promise<string | null>;
+  /** The agent proposed a call. */
+  onRing(): void;
 }
 
 export class ChatSession {
   readonly view: ChatView;
   private readonly chat: ChatController;
+  private readonly calls: CallView | null;
   private agentName = "";
 
   constructor(readonly interaction: string, private readonly deps: SessionDeps) {
@@ -47,6 +54,15 @@ export class ChatSession {
       seen: () => deps.seen(),
     });
     this.render();
+    const socket = deps.socket();
+    this.calls = socket === null ? null : new CallView({ t: deps.t, socket, interaction, token: deps.token,
+                                                         onRing: deps.onRing });
+    this.calls?.mount(this.view.el);
+  }
+
+  /** The conversation's room was joined again after a reconnect: keep a call going. */
+  resumeCall(): void {
+    this.calls?.resume();
   }
 
   setAgent(name: string): void {
@@ -77,6 +93,7 @@ export class ChatSession {
   }
 
   dispose(): void {
+    this.calls?.dispose();
     this.chat.dispose();
     this.view.dispose();
   }
