@@ -1,7 +1,7 @@
 /**
  * The console's shared state between its parts: the agent socket, the open conversations and
  * the one selected, and the few actions panels ask of the shell (insert text into a chat,
- * notify the agent). The shell (shell/console_shell.ts) owns this; panels only read and subscribe.
+ * notify the agent). The shell (console_shell.ts) owns this; panels only read and subscribe.
  */
 
 import type { Socket } from "../../../signaling/client/protocol";

@@ -1,6 +1,7 @@
 /**
  * What every staff page shares: the page context from `#app`, sections, the `#connection`
- * status, the announcement log and JSON API calls (the DOM builder is signaling/client/dom.ts). No socket code here (see staff_socket.ts), so pages without one stay small.
+ * status, the announcement log and JSON API calls (the DOM builder is signaling/client/dom.ts).
+ * No socket code here (see staff_socket.ts), so pages without one stay small.
  */
 
 import {
