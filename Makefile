@@ -34,7 +34,9 @@ $(STAMP): pyproject.toml
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 
-js: node_modules/.package-lock.json
+# The TS payload types are generated from the msgspec schemas first (signaling/client/payloads.gen.ts).
+js: $(STAMP) node_modules/.package-lock.json
+	PYTHON=$(PY) npm run --silent gen:types
 	npm run --silent build
 
 # Debian packages the tests drive for real: Chromium (Playwright) — installed when missing.

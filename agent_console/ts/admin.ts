@@ -3,15 +3,9 @@
  * over the /api/admin JSON API; announcements arrive over /supervisor.
  */
 
-import { NAMESPACES, startStaffSocket } from "./staff_socket";
-import {
-  announcementLog,
-  api,
-  feedback,
-  h,
-  pageContext,
-  section,
-} from "./shell";
+import { NAMESPACES, startStaffSocket } from "./shell/staff_socket";
+import { announcementLog, api, feedback, pageContext, section } from "./shell/page";
+import { h } from "../../signaling/client/dom";
 
 interface StaffUser {
   username: string;

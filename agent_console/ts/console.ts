@@ -5,15 +5,16 @@
  */
 
 import { call } from "../../signaling/client/protocol";
-import { ConsoleBus } from "./console_bus";
-import { mountShell } from "./console_shell";
+import { ConsoleBus } from "./shell/console_bus";
+import { mountShell } from "./shell/console_shell";
 import { mountBulletin } from "./panels/bulletin";
 import { mountContext } from "./panels/context";
 import { mountKnowledge } from "./panels/knowledge";
 import { mountLedger } from "./panels/ledger";
 import { mountSuggestions } from "./panels/suggestions";
-import { NAMESPACES, startStaffSocket } from "./staff_socket";
-import { announcementLog, feedback, h, pageContext, section } from "./shell";
+import { NAMESPACES, startStaffSocket } from "./shell/staff_socket";
+import { announcementLog, feedback, pageContext, section } from "./shell/page";
+import { h } from "../../signaling/client/dom";
 
 function connectionCheck(bus: ConsoleBus, notice: ReturnType<typeof feedback>): HTMLElement {
   const check = h("button", { type: "button", id: "check-connection" }, "Check connection");

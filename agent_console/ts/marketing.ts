@@ -8,7 +8,8 @@
 import { KIND_COLOURS, KIND_LABELS, type Point, drawHeatmap, drawScatter, formatShare } from "./charts";
 import { type Report, type Rule, when } from "./analysis_report";
 import { campaignsPanel } from "./marketing_campaigns";
-import { api, feedback, h, pageContext, section } from "./shell";
+import { api, feedback, pageContext, section } from "./shell/page";
+import { h } from "../../signaling/client/dom";
 
 interface ReportAnswer {
   status: string;

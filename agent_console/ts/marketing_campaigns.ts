@@ -5,7 +5,8 @@
  */
 
 import { type Report, when } from "./analysis_report";
-import { api, feedback, h, section } from "./shell";
+import { api, feedback, section } from "./shell/page";
+import { h } from "../../signaling/client/dom";
 
 interface Campaign {
   id: string;

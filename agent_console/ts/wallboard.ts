@@ -9,14 +9,9 @@ import {
   type AnnouncementLevel,
   call,
 } from "../../signaling/client/protocol";
-import { NAMESPACES, startStaffSocket } from "./staff_socket";
-import {
-  announcementLog,
-  feedback,
-  h,
-  pageContext,
-  section,
-} from "./shell";
+import { NAMESPACES, startStaffSocket } from "./shell/staff_socket";
+import { announcementLog, feedback, pageContext, section } from "./shell/page";
+import { h } from "../../signaling/client/dom";
 
 function isLevel(value: string): value is AnnouncementLevel {
   return (ANNOUNCEMENT_LEVELS as readonly string[]).includes(value);

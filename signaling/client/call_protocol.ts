@@ -5,6 +5,7 @@
  */
 
 import { type Ack, type AckEmitter, DEFAULT_TIMEOUT_MS, callWithAck } from "./ack";
+import type { CallConsent, CallMediaChange, CallPropose, CallRef, CallSignal, IceCandidateInit } from "./payloads.gen";
 
 export type CallMedia = "audio" | "video";
 export type CallSide = "agent" | "visitor";
@@ -14,32 +15,22 @@ export type SignalKind = "offer" | "answer" | "ice" | "restart";
 export type CallEndReason = "hangup" | "interaction_ended" | "timeout" | "no_answer" | string;
 
 /** The browser's RTCIceCandidateInit as the server's schema takes it ("" ends candidates). */
-export interface IceInit {
-  candidate: string;
-  sdpMid?: string | null;
-  sdpMLineIndex?: number | null;
-  usernameFragment?: string | null;
-}
+export type IceInit = IceCandidateInit;
 
-export interface SignalPayload {
-  call: string;
-  kind: SignalKind;
-  sdp?: string;
-  candidate?: IceInit;
-}
+export type SignalPayload = CallSignal;
 
 export interface CallRequests {
   "call.propose": {
-    payload: { interaction: string; media: CallMedia; record_consent?: boolean };
+    payload: CallPropose;
     reply: { call: string; record: boolean };
   };
   "call.consent": {
-    payload: { call: string; accept: boolean; record_consent?: boolean };
+    payload: CallConsent;
     reply: { call: string; state: "accepted" | "declined"; record: boolean };
   };
-  "call.signal": { payload: SignalPayload; reply: Record<never, never> };
-  "call.media": { payload: { call: string; media: CallMedia }; reply: { media: CallMedia } };
-  "call.hangup": { payload: { call: string }; reply: Record<never, never> };
+  "call.signal": { payload: CallSignal; reply: Record<never, never> };
+  "call.media": { payload: CallMediaChange; reply: { media: CallMedia } };
+  "call.hangup": { payload: CallRef; reply: Record<never, never> };
 }
 
 /** A call event of one interaction; `by` is the side that did it. */

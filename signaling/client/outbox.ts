@@ -5,13 +5,7 @@
  */
 
 import type { PendingMessage } from "./chat_log";
-
-/** The part of `localStorage` used here (a Map-backed fake in tests). */
-export interface StorageLike {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-  removeItem(key: string): void;
-}
+import type { StorageLike } from "./dom";
 
 export const OUTBOX_CAP = 50;
 /** The widget's prefix; the console uses its own, so a demo page and a console open in one

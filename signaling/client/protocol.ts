@@ -19,6 +19,8 @@ import {
   stateAfterDisconnect,
 } from "./ack";
 
+import type { Announce, Echo, Empty } from "./payloads.gen";
+
 export * from "./ack";
 export type { Socket };
 
@@ -57,12 +59,12 @@ export interface Announcement {
 
 /** Payload and ack fields of each client event. */
 export interface Requests {
-  ping: { payload: { text?: string }; reply: { text: string; server_time: number; node: string } };
+  ping: { payload: Echo; reply: { text: string; server_time: number; node: string } };
   whoami: {
-    payload: Record<string, never>;
+    payload: Empty;
     reply: { username?: string; role?: string; node?: string; visitor_id?: string; site_key?: string };
   };
-  announce: { payload: { text: string; level: AnnouncementLevel }; reply: { delivered: boolean } };
+  announce: { payload: Announce & { level: AnnouncementLevel }; reply: { delivered: boolean } };
 }
 
 /** Payload of each server event. */

@@ -1,11 +1,12 @@
 /**
  * The /visitor half of the client protocol (web_widget/PROTOCOL.md, signaling/schemas.py):
- * trail events and their sanitiser, typed requests and acks, push guards. Pure: no DOM and no
+ * typed requests and acks, push guards (trail events and sensor thresholds: trail.ts). Pure: no DOM and no
  * socket.io-client import, so the host-page loader can share the types and node can test it.
  */
 
 import { type Ack, type AckEmitter, DEFAULT_TIMEOUT_MS, callWithAck } from "./ack";
 import { CALL_PUSH_EVENTS, CALL_PUSH_GUARDS, type CallPushes, type CallRequests } from "./call_protocol";
+import type { ContactRequest, VisitorPayloads } from "./payloads.gen";
 
 export type Lang = "en" | "zh";
 export const LANGS: readonly Lang[] = ["en", "zh"];
@@ -16,164 +17,7 @@ export interface PageInfo {
   referrer: string;
 }
 
-// -- trail events (raw sensor output) -------------------------------------------------------
-
-export type NavKind = "load" | "push" | "pop" | "replace";
-export type SignalKind =
-  "rage_click" | "dead_click" | "error_click" | "form_thrash" | "form_idle" | "help_click";
-
-interface TrailBase {
-  at: number;
-  url?: string;
-}
-
-export interface SignalFields {
-  kind: SignalKind;
-  count?: number;
-  span_ms?: number;
-  radius_px?: number;
-  wait_ms?: number;
-  idle_ms?: number;
-  cycles?: number;
-  target?: string;
-  form?: string;
-  field?: string;
-  step?: string;
-  message?: string;
-}
-
-export type TrailEvent = TrailBase & (
-  | { type: "page"; title?: string; referrer?: string; nav?: NavKind }
-  | { type: "leave"; dwell_ms?: number }
-  | { type: "click"; target?: string; x?: number; y?: number }
-  | { type: "form"; form?: string; step?: string; action?: "focus" | "submit" | "invalid" }
-  | { type: "error"; message?: string; source?: string }
-  | { type: "http_error"; status: number }
-  | ({ type: "signal" } & SignalFields)
-  | { type: "heartbeat"; dwell_ms?: number }
-  | { type: "conversion"; value?: number });
-
-export type TrailType = TrailEvent["type"];
-export const MAX_TRAIL_BATCH = 50;
 export const CHAT_TEXT_MAX = 4000;
-
-type FieldSpec =
-  | { kind: "str"; max: number }
-  | { kind: "int"; min: number; max: number }
-  | { kind: "num"; min: number; max: number }
-  | { kind: "enum"; values: readonly string[] };
-
-const URL_F: FieldSpec = { kind: "str", max: 2048 };
-const SHORT: FieldSpec = { kind: "str", max: 300 };
-const LABEL: FieldSpec = { kind: "str", max: 120 };
-const MS: FieldSpec = { kind: "int", min: 0, max: 1e13 };
-const COUNT: FieldSpec = { kind: "int", min: 0, max: 10_000 };
-
-/** Every field the server's schema accepts, per event type (it refuses unknown ones). */
-const TRAIL_FIELDS: Readonly<Record<TrailType, Readonly<Record<string, FieldSpec>>>> = {
-  page: { title: SHORT, referrer: URL_F, nav: { kind: "enum", values: ["load", "push", "pop", "replace"] } },
-  leave: { dwell_ms: MS },
-  click: { target: LABEL, x: { kind: "int", min: -100_000, max: 100_000 },
-           y: { kind: "int", min: -100_000, max: 10_000_000 } },
-  form: { form: LABEL, step: LABEL, action: { kind: "enum", values: ["focus", "submit", "invalid"] } },
-  error: { message: SHORT, source: URL_F },
-  http_error: { status: { kind: "int", min: 400, max: 599 } },
-  signal: {
-    kind: { kind: "enum", values: ["rage_click", "dead_click", "error_click", "form_thrash",
-                                   "form_idle", "help_click"] },
-    count: COUNT, span_ms: MS, radius_px: { kind: "int", min: 0, max: 100_000 }, wait_ms: MS,
-    idle_ms: MS, cycles: COUNT, target: LABEL, form: LABEL, field: LABEL, step: LABEL,
-    message: SHORT,
-  },
-  heartbeat: { dwell_ms: MS },
-  conversion: { value: { kind: "num", min: 0, max: 1e12 } },
-};
-
-/** Fields without which an event of that type is refused. */
-const REQUIRED: Partial<Record<TrailType, string>> = { http_error: "status", signal: "kind" };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function cleanField(spec: FieldSpec, value: unknown): string | number | undefined {
-  switch (spec.kind) {
-    case "str":
-      return typeof value === "string" ? value.slice(0, spec.max) : undefined;
-    case "enum":
-      return typeof value === "string" && spec.values.includes(value) ? value : undefined;
-    case "int":
-    case "num": {
-      if (typeof value !== "number" || !Number.isFinite(value)) return undefined;
-      const n = spec.kind === "int" ? Math.round(value) : value;
-      return Math.min(spec.max, Math.max(spec.min, n));
-    }
-  }
-}
-
-/**
- * The event with exactly the fields the server accepts: strings cut to their caps, numbers
- * clamped, unknown fields dropped; `null` when the type or a required field is wrong.
- */
-export function sanitizeTrailEvent(raw: unknown, now: number = Date.now()): TrailEvent | null {
-  if (!isRecord(raw) || typeof raw["type"] !== "string" || !(raw["type"] in TRAIL_FIELDS)) return null;
-  const type = raw["type"] as TrailType;
-  const at = cleanField(MS, raw["at"]);
-  const out: Record<string, unknown> = { type, at: at ?? Math.round(now) };
-  const url = cleanField(URL_F, raw["url"]);
-  if (url !== undefined) out["url"] = url;
-  for (const [name, spec] of Object.entries(TRAIL_FIELDS[type])) {
-    const value = cleanField(spec, raw[name]);
-    if (value !== undefined) out[name] = value;
-  }
-  const required = REQUIRED[type];
-  if (required !== undefined && out[required] === undefined) return null;
-  return out as unknown as TrailEvent;
-}
-
-// -- sensor thresholds (the `config` message to the loader) ---------------------------------
-
-export interface SensorConfig {
-  enabled: boolean;
-  rage_click_count: number;
-  rage_click_window_ms: number;
-  rage_click_radius_px: number;
-  dead_click_wait_ms: number;
-  dead_click_scroll_ms: number;
-  error_click_window_ms: number;
-  form_thrash_cycles: number;
-  form_idle_ms: number;
-  heartbeat_ms: number;
-}
-
-/** DESIGN.md "Help detection"; the server's `config.sensors` replaces any of them. */
-export const DEFAULT_SENSORS: Readonly<SensorConfig> = {
-  enabled: true,
-  rage_click_count: 3,
-  rage_click_window_ms: 1000,
-  rage_click_radius_px: 30,
-  dead_click_wait_ms: 2500,
-  dead_click_scroll_ms: 100,
-  error_click_window_ms: 1000,
-  form_thrash_cycles: 3,
-  form_idle_ms: 60_000,
-  heartbeat_ms: 15_000,
-};
-
-/** Known keys with sane values replace the base; everything else is ignored. */
-export function parseSensorConfig(raw: unknown, base: Readonly<SensorConfig> = DEFAULT_SENSORS): SensorConfig {
-  const out: SensorConfig = { ...base };
-  if (!isRecord(raw)) return out;
-  if (typeof raw["enabled"] === "boolean") out.enabled = raw["enabled"];
-  for (const key of Object.keys(base) as (keyof SensorConfig)[]) {
-    if (key === "enabled") continue;
-    const value = raw[key];
-    if (typeof value === "number" && Number.isFinite(value) && value > 0 && value <= 86_400_000) {
-      out[key] = value;
-    }
-  }
-  return out;
-}
 
 // -- requests and acks ------------------------------------------------------------------------
 
@@ -234,46 +78,31 @@ export interface AgentReceipts {
   read_seq: number;
 }
 
-export interface ContactRequestPayload {
-  channel: "chat";
-  queue?: string;
-  context: Record<string, unknown>;
-  invite?: string;
+export type ContactRequestPayload = ContactRequest;
+
+/** The ack fields of each /visitor request; the `call.*` ones (PROTOCOL.md §7) are shared with /agent. */
+export interface VisitorReplies {
+  "visit.hello": HelloReply;
+  "visit.events": { accepted: number; score: number };
+  "contact.request": ContactStatus;
+  "contact.status": ContactStatus;
+  "contact.cancel": Record<never, never>;
+  "contact.message": { message_id: string };
+  "contact.callback": { callback_id: string };
+  "chat.send": { seq: number; at: number; duplicate: boolean };
+  "chat.sync": { messages: unknown[]; last_seq: number; receipts?: unknown };
+  "chat.typing": Record<never, never>;
+  "chat.receipt": Record<never, never>;
+  "chat.rate": Record<never, never>;
+  "chat.transcript": { queued: boolean };
+  "invite.respond": Partial<ContactStatus>;
+  "visitor.opt_out": { opted_out: boolean };
 }
 
-/** The visitor's requests; the `call.*` ones (PROTOCOL.md §7) are shared with /agent. */
-export interface VisitorRequests extends CallRequests {
-  "visit.hello": { payload: { page: PageInfo; lang: Lang }; reply: HelloReply };
-  "visit.events": { payload: { events: TrailEvent[] }; reply: { accepted: number; score: number } };
-  "contact.request": { payload: ContactRequestPayload; reply: ContactStatus };
-  "contact.status": { payload: { interaction: string }; reply: ContactStatus };
-  "contact.cancel": { payload: { interaction: string }; reply: Record<never, never> };
-  "contact.message": {
-    payload: { name: string; text: string; email?: string; phone?: string; queue?: string };
-    reply: { message_id: string };
-  };
-  "contact.callback": { payload: { name: string; phone: string; queue?: string }; reply: { callback_id: string } };
-  "chat.send": {
-    payload: { interaction: string; client_id: string; text?: string; attachment?: string };
-    reply: { seq: number; at: number; duplicate: boolean };
-  };
-  "chat.sync": {
-    payload: { interaction: string; after_seq: number };
-    reply: { messages: unknown[]; last_seq: number; receipts?: unknown };
-  };
-  "chat.typing": { payload: { interaction: string; typing: boolean }; reply: Record<never, never> };
-  "chat.receipt": {
-    payload: { interaction: string; seq: number; kind: "delivered" | "read" };
-    reply: Record<never, never>;
-  };
-  "chat.rate": { payload: { interaction: string; score: number; comment: string }; reply: Record<never, never> };
-  "chat.transcript": { payload: { interaction: string; email: string }; reply: { queued: boolean } };
-  "invite.respond": {
-    payload: { invite: string; action: "accept" | "dismiss" };
-    reply: Partial<ContactStatus>;
-  };
-  "visitor.opt_out": { payload: { opted_out: boolean }; reply: { opted_out: boolean } };
-}
+/** Payload (generated from the server's schemas) and ack of each /visitor request. */
+export type VisitorRequests = CallRequests & {
+  [E in keyof VisitorReplies]: { payload: VisitorPayloads[E]; reply: VisitorReplies[E] };
+};
 
 /** One /visitor request with a typed payload; resolves to the ack (never rejects). */
 export function visitorCall<E extends keyof VisitorRequests>(
@@ -297,6 +126,10 @@ export interface VisitorPushes extends CallPushes {
   agent_lost: { interaction: string };
   timed_out: { interaction: string; exit: string };
   transferred: { interaction: string };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 const str = (v: unknown, fallback = ""): string => (typeof v === "string" ? v : fallback);

@@ -10,7 +10,7 @@ import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const modules = ["panels/wire", "panels/trail_format", "panels/ledger_model", "panels/suggestion_state",
-                 "panels/knowledge_model", "panels/bulletin_board", "customer_focus"];
+                 "panels/knowledge_model", "panels/bulletin_board", "shell/customer_focus"];
 const bundled = await build({
   stdin: { contents: modules.map((m) => `export * from "./agent_console/ts/${m}";`).join("\n"),
            resolveDir: root, loader: "ts" },

@@ -1,6 +1,6 @@
 // Unit tests of the console shell's pure parts: the desk reducer (agent_console/ts/
-// conversation_state.ts), timers and labels (shell_text.ts), push and view parsing
-// (shell_protocol.ts), and the shared chat model on the agent's side (signaling/client/).
+// conversation/state.ts), timers and labels (shell/text.ts), push and view parsing
+// (signaling/client/agent.ts), and the shared chat model on the agent's side (signaling/client/).
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -11,9 +11,10 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bundled = await build({
   stdin: {
-    contents: ['export * from "./agent_console/ts/conversation_state";',
-               'export * from "./agent_console/ts/shell_text";',
-               'export * from "./agent_console/ts/shell_protocol";',
+    contents: ['export * from "./agent_console/ts/conversation/state";',
+               'export * from "./agent_console/ts/shell/text";',
+               'export * from "./signaling/client/agent";',
+               'export * from "./agent_console/ts/shell/staff_lists";',
                'export * from "./signaling/client/chat_log";',
                'export * from "./signaling/client/outbox";',
                'export { parseReceipts } from "./signaling/client/visitor";'].join("\n"),

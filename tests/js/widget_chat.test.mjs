@@ -1,4 +1,4 @@
-// Unit tests of the widget's chat model (web_widget/ts/widget/chat_log.ts, outbox.ts): merge by
+// Unit tests of the widget's chat model (signaling/client/chat_log.ts, outbox.ts, visitor side): merge by
 // seq, de-duplication by client_id, gap detection, receipts, pending messages surviving a reload.
 
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bundled = await build({
-  stdin: { contents: 'export * from "./web_widget/ts/widget/chat_log"; export * from "./web_widget/ts/widget/outbox";',
+  stdin: { contents: 'export * from "./signaling/client/chat_log"; export * from "./signaling/client/outbox";',
            resolveDir: root, loader: "ts" },
   bundle: true, format: "esm", target: "es2020", platform: "neutral", write: false,
 });

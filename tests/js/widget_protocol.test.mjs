@@ -1,4 +1,4 @@
-// Unit tests of signaling/client/visitor.ts (trail sanitiser, sensor config, push guards, E.164)
+// Unit tests of signaling/client/visitor.ts and trail.ts (trail sanitiser, sensor config, push guards, E.164)
 // and web_widget/ts/i18n.ts (every key in both languages).
 
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bundled = await build({
-  stdin: { contents: 'export * from "./signaling/client/visitor"; export * from "./web_widget/ts/i18n";',
+  stdin: { contents: 'export * from "./signaling/client/visitor"; export * from "./signaling/client/trail"; export * from "./web_widget/ts/i18n";',
            resolveDir: root, loader: "ts" },
   bundle: true, format: "esm", target: "es2020", platform: "neutral", write: false,
 });

@@ -1,4 +1,4 @@
-// Unit tests of web_widget/ts/sensors.ts (pure struggle detectors, fake clock) and of the
+// Unit tests of web_widget/ts/loader/sensors.ts (pure struggle detectors, fake clock) and of the
 // loader's event batch. Bundled in memory with esbuild, like protocol.test.mjs.
 
 import assert from "node:assert/strict";
@@ -9,8 +9,8 @@ import { build } from "esbuild";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bundled = await build({
-  stdin: { contents: 'export * from "./web_widget/ts/sensors"; export * from "./web_widget/ts/loader_batch";'
-                     + 'export { DEFAULT_SENSORS } from "./signaling/client/visitor";',
+  stdin: { contents: 'export * from "./web_widget/ts/loader/sensors"; export * from "./web_widget/ts/loader/batch";'
+                     + 'export { DEFAULT_SENSORS } from "./signaling/client/trail";',
            resolveDir: root, loader: "ts" },
   bundle: true, format: "esm", target: "es2020", platform: "neutral", write: false,
 });

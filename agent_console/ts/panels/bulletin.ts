@@ -4,10 +4,11 @@
  * a form to post a note, delete for one's own posts (supervisors: any, and pin). Text only.
  */
 
-import type { ConsoleBus } from "../console_bus";
-import { api, feedback, h } from "../shell";
+import type { ConsoleBus } from "../shell/console_bus";
+import { api, feedback } from "../shell/page";
 import { Board, type Post, canDelete, canPin, canPost } from "./bulletin_board";
-import { type Json, formatDateTime, uid } from "./wire";
+import { type Json, formatDateTime } from "./wire";
+import { h, uid } from "../../../signaling/client/dom";
 
 const MAX_TEXT = 2000;
 

@@ -6,8 +6,8 @@
  */
 
 import { callWithAck } from "../../../signaling/client/ack";
-import type { Conversation, ConsoleBus } from "../console_bus";
-import { feedback, h } from "../shell";
+import type { Conversation, ConsoleBus } from "../shell/console_bus";
+import { feedback } from "../shell/page";
 import {
   TRAIL_CAP,
   VisitState,
@@ -18,6 +18,7 @@ import {
   signalSummary,
 } from "./trail_format";
 import { type Json, displayUrl, formatClock, str } from "./wire";
+import { h } from "../../../signaling/client/dom";
 
 const WATCH_TIMEOUT_MS = 10_000;
 

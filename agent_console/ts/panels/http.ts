@@ -4,7 +4,7 @@
  * shell.ts `api()`.
  */
 
-import { goToLogin } from "../shell";
+import { goToLogin } from "../shell/page";
 import { type Json, isRecord } from "./wire";
 
 export interface HttpAnswer {

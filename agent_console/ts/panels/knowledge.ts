@@ -5,8 +5,8 @@
  * (`bus.insertIntoChat`); disabled, with the reason, when no conversation is selected.
  */
 
-import type { Conversation, ConsoleBus } from "../console_bus";
-import { api, feedback, h } from "../shell";
+import type { Conversation, ConsoleBus } from "../shell/console_bus";
+import { api, feedback } from "../shell/page";
 import {
   type Answer,
   answerLang,
@@ -16,7 +16,8 @@ import {
   previewText,
   renderRequest,
 } from "./knowledge_model";
-import { strings, uid } from "./wire";
+import { strings } from "./wire";
+import { h, uid } from "../../../signaling/client/dom";
 
 const SEARCH_DELAY_MS = 200;
 

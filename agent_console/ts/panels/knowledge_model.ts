@@ -4,7 +4,7 @@
  * Pure: no DOM, tested in node.
  */
 
-import type { Conversation } from "../console_bus";
+import type { Conversation } from "../shell/console_bus";
 import { type Json, isRecord, list, record, str, strings } from "./wire";
 
 export interface Answer {

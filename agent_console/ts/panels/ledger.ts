@@ -5,12 +5,13 @@
  * suggestions panel (`bus.customer`). Text only.
  */
 
-import type { ConsoleBus } from "../console_bus";
-import { api, feedback, h } from "../shell";
-import type { FocusedCustomer } from "../customer_focus";
+import type { ConsoleBus } from "../shell/console_bus";
+import { api, feedback } from "../shell/page";
+import type { FocusedCustomer } from "../shell/customer_focus";
 import { ledgerEditor } from "./ledger_edit";
 import { contactsSection, historySection, notesSection, profileSection, purchasesSection } from "./ledger_view";
-import { type Json, formatDateTime, isRecord, list, num, record, str, uid } from "./wire";
+import { type Json, formatDateTime, isRecord, list, num, record, str } from "./wire";
+import { h, uid } from "../../../signaling/client/dom";
 
 const SEARCH_DELAY_MS = 250;
 const QUERY_MIN = 2;

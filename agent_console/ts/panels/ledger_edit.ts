@@ -5,7 +5,7 @@
  * again on the new version) and "Take theirs" (reload). Text only.
  */
 
-import { type Feedback, h } from "../shell";
+import { type Feedback } from "../shell/page";
 import { send } from "./http";
 import {
   type Conflict,
@@ -22,7 +22,8 @@ import {
   parseSpecs,
   shownValue,
 } from "./ledger_model";
-import { type Json, formatDateTime, num, record, str, uid } from "./wire";
+import { type Json, formatDateTime, num, record, str } from "./wire";
+import { h, uid } from "../../../signaling/client/dom";
 
 const CHOICE_LABELS: Record<string, string> = { zh: "Chinese (zh)", en: "English (en)" };
 

@@ -4,9 +4,10 @@
  * add-note form) and the revision history behind a "History" toggle. Text only.
  */
 
-import { api, feedback, h } from "../shell";
+import { api, feedback } from "../shell/page";
 import { channelLabel, changeText, fieldLabel, money, parseChanges, shownValue } from "./ledger_model";
-import { type Json, formatDate, formatDateTime, isRecord, list, num, record, str, strings, timeMs, uid } from "./wire";
+import { type Json, formatDate, formatDateTime, isRecord, list, num, record, str, strings, timeMs } from "./wire";
+import { h, uid } from "../../../signaling/client/dom";
 
 const IDENTITY = ["name", "name_zh", "phone", "email", "address", "district", "preferred_language",
                   "contact_opt_out", "email_opt_out", "sms_opt_out"];

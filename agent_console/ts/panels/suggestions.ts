@@ -5,8 +5,8 @@
  * recorded through the feedback API and shown as recorded. Text only.
  */
 
-import type { ConsoleBus } from "../console_bus";
-import { api, feedback, h } from "../shell";
+import type { ConsoleBus } from "../shell/console_bus";
+import { api, feedback } from "../shell/page";
 import {
   NOTHING_RECORDED,
   OUTCOMES,
@@ -21,6 +21,7 @@ import {
   withRecorded,
 } from "./suggestion_state";
 import type { Json } from "./wire";
+import { h } from "../../../signaling/client/dom";
 
 export function mountSuggestions(bus: ConsoleBus, el: HTMLElement): void {
   el.dataset["panel"] = "suggestions";

@@ -82,10 +82,3 @@ export function formatDuration(ms: number): string {
   const hours = Math.floor(minutes / 60);
   return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
 }
-
-let ids = 0;
-/** A page-unique element id for label/input pairs (several panels and forms share the page). */
-export function uid(prefix: string): string {
-  ids += 1;
-  return `${prefix}-${ids}`;
-}

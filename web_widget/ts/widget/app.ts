@@ -1,40 +1,45 @@
 /**
  * The widget app: wires the loader channel, the token, the /visitor socket and the views, and
- * owns the contact's phase (idle → queued → chat → ended, or unavailable). One instance per
- * frame; socket pushes and loader messages arrive here.
+ * holds the contact's phase, moved only as phase.ts allows. One instance per frame; socket
+ * pushes and loader messages arrive here.
  */
 
+import { type Ack, CLIENT_CODES, type ConnectionState } from "../../../signaling/client/ack";
 import {
-  type Ack,
-  type AckError,
-  CLIENT_CODES,
-  type ConnectionState,
-  errorAck,
-} from "../../../signaling/client/ack";
-import {
-  type ActiveInteraction,
   type ContactRequestPayload,
   type ContactStatus,
   type Lang,
   type PageInfo,
   type VisitorPushes,
-  type VisitorRequests,
   guardVisitorPush,
   onVisitorPush,
   visitorCall,
 } from "../../../signaling/client/visitor";
 import { type Translate, translator } from "../i18n";
-import { CallView } from "./call_view";
 import { ChatSession } from "./chat_session";
 import { type Socket, connectVisitor } from "./connection";
-import { browserStorage, saveBlob } from "./dom";
 import { VisitorHttp } from "./http";
 import { WidgetShell } from "./panel";
 import { type Identity, ParentChannel } from "./parent";
-import { MirroredStorage } from "./storage";
+import {
+  type HelloStep,
+  type Phase,
+  afterCancel,
+  answerStep,
+  helloStep,
+  isWaiting,
+  mayPrompt,
+  move,
+  statusStep,
+} from "./phase";
+import { type PromptDeps, showHelpOffer, showInvite } from "./prompts";
+import { PushGate } from "./push_gate";
+import { VisitorRequester } from "./requests";
+import { MirroredStorage, OpenFlag } from "./storage";
 import { VisitorTokens } from "./token";
 import { TrailForwarder } from "./trail";
 import { type QueueView, endedView, queueView, startView, unavailableView } from "./views";
+import { browserStorage } from "../../../signaling/client/dom";
 
 export interface FrameContext {
   root: HTMLElement;
@@ -44,9 +49,6 @@ export interface FrameContext {
   siteName: string;
 }
 
-type Phase = "idle" | "queued" | "chat" | "ended" | "unavailable";
-const WAITING = new Set(["new", "queued", "offered", "transferred"]);
-const HELP_CLICK_EVERY_MS = 30_000;
 const HELLO_RETRY_MS = 5_000;
 
 export class WidgetApp {
@@ -57,7 +59,7 @@ export class WidgetApp {
   private readonly trail = new TrailForwarder();
   private readonly shell: WidgetShell;
   private readonly mirror = new MirroredStorage((key, value) => this.parent.post("store", { key, value }));
-  private readonly session_store = browserStorage("session") ?? this.mirror;
+  private readonly openFlag: OpenFlag;
   private readonly local = browserStorage("local") ?? this.mirror;
   private socket: Socket | null = null;
   private page: PageInfo;
@@ -67,15 +69,15 @@ export class WidgetApp {
   private phase: Phase = "idle";
   private interaction: string | null = null;
   private chat: ChatSession | null = null;
-  private calls: CallView | null = null;
   private queueUi: QueueView | null = null;
-  private helpClickAt = 0;
-  private requesting = 0; // contact requests (or invite accepts) waiting for their answer
-  private early: (() => void)[] = []; // pushes that came before that answer
+  private readonly gate = new PushGate(() => this.interaction);
+  private readonly requests: VisitorRequester;
 
   constructor(private readonly ctx: FrameContext) {
     this.t = translator(ctx.lang);
+    this.requests = new VisitorRequester(() => this.socket, this.t);
     this.page = { url: document.referrer || ctx.parentOrigin || location.href, title: "", referrer: "" };
+    this.openFlag = new OpenFlag(browserStorage("session") ?? this.mirror, ctx.siteKey);
     this.tokens = new VisitorTokens(ctx.siteKey, this.local);
     this.http = new VisitorHttp(this.tokens);
     this.parent = new ParentChannel(ctx.parentOrigin, {
@@ -88,7 +90,7 @@ export class WidgetApp {
       open: () => this.shell.open(true),
     });
     this.shell = new WidgetShell(ctx.root, this.t, this.t("panel_title"),
-      (layout) => this.parent.post("layout", { ...layout }), () => this.opened(), () => this.writeFlag(false));
+      (layout) => this.parent.post("layout", { ...layout }), () => this.opened(), () => this.openFlag.set(false));
     this.showStart();
     document.addEventListener("visibilitychange", () => this.chat?.acknowledge());
   }
@@ -137,28 +139,36 @@ export class WidgetApp {
     this.optedOut = ack.opted_out === true;
     this.trail.release();
     const active = ack.active ?? null;
+    const step = helloStep(this.phase, active);
     if (active !== null && active.interaction) {
-      await this.restore(active);
-      this.calls?.resume(); // the conversation's room is joined again: keep a call going
-    } else if (this.phase === "queued" || this.phase === "chat") {
-      this.phase === "chat" ? this.showEnded() : this.showStart(this.t("request_cancelled"));
+      await this.restore(active.interaction, step);
+      this.chat?.resumeCall();
+    } else if (step === "ended") {
+      this.showEnded();
+    } else if (step === "cancelled") {
+      this.showStart(this.t("request_cancelled"));
     }
     const invite = ack.invite === undefined ? null : guardVisitorPush("invite", ack.invite);
     if (invite !== null && this.phase === "idle") this.invite(invite);
   }
 
-  private async restore(active: ActiveInteraction): Promise<void> {
-    if (WAITING.has(active.state)) {
-      this.showQueue(active.interaction);
+  private invite(p: VisitorPushes["invite"]): void {
+    const deps = this.prompts();
+    if (deps !== null) showInvite(deps, p);
+  }
+
+  private async restore(ix: string, step: HelloStep): Promise<void> {
+    if (step === "queue") {
+      this.showQueue(ix);
       const socket = this.socket;
       if (socket === null) return;
-      const status = await visitorCall(socket, "contact.status", { interaction: active.interaction });
-      if (status.ok && this.phase === "queued" && this.interaction === active.interaction) this.queueStatus(status);
-    } else if (active.state === "connected") {
-      this.showChat(active.interaction, "");
-      if (this.readFlag()) this.shell.open(false);
+      const status = await visitorCall(socket, "contact.status", { interaction: ix });
+      if (status.ok && this.phase === "queued" && this.interaction === ix) this.queueStatus(status);
+    } else if (step === "chat") {
+      this.showChat(ix, "");
+      if (this.openFlag.get()) this.shell.open(false);
     } else {
-      this.interaction = active.interaction;
+      this.interaction = ix;
       this.showEnded();
     }
   }
@@ -166,15 +176,7 @@ export class WidgetApp {
   private listen(socket: Socket): void {
     // A push may overtake the answer that names its interaction: it waits for the answer.
     const on = <E extends keyof VisitorPushes>(name: E, handler: (p: VisitorPushes[E]) => void): void => {
-      onVisitorPush(socket, name, (p) => {
-        const ix = (p as { interaction?: string }).interaction;
-        if (ix === undefined || ix === this.interaction) handler(p);
-        else if (this.requesting > 0 && this.early.length < 50) {
-          this.early.push(() => {
-            if (ix === this.interaction) handler(p);
-          });
-        }
-      });
+      onVisitorPush(socket, name, (p) => this.gate.route(p, handler));
     };
     on("queue_status", (p) => this.queueStatus(p));
     on("connected", (p) => this.showChat(p.interaction, p.name));
@@ -188,7 +190,10 @@ export class WidgetApp {
     on("chat.message", (p) => this.chat?.onMessage(p));
     on("chat.typing", (p) => this.chat?.onTyping(p));
     on("chat.receipt", (p) => this.chat?.onReceipt(p));
-    on("help.offer", (p) => this.offer(p));
+    on("help.offer", (p) => {
+      const deps = this.prompts();
+      if (deps !== null) showHelpOffer(deps, p);
+    });
     on("invite", (p) => this.invite(p));
   }
 
@@ -200,22 +205,12 @@ export class WidgetApp {
                                              context: { page: this.page.url, lang: this.ctx.lang, ...context } };
     const target = queue || this.queue;
     if (target) payload.queue = target;
-    return this.answered(this.call("contact.request", payload));
+    return this.answered(this.requests.call("contact.request", payload));
   }
 
   /** Waits for a contact answer while holding back the pushes it may be overtaken by. */
-  private async answered(pending: Promise<Ack<Partial<ContactStatus>>>): Promise<string | null> {
-    this.requesting += 1;
-    let ack: Ack<Partial<ContactStatus>>;
-    try {
-      ack = await pending;
-    } finally {
-      this.requesting -= 1;
-    }
-    const outcome = this.contactAnswer(ack);
-    const early = this.early.splice(0);
-    for (const replay of early) replay();
-    return outcome;
+  private answered(pending: Promise<Ack<Partial<ContactStatus>>>): Promise<string | null> {
+    return this.gate.answered(pending, (ack) => this.contactAnswer(ack));
   }
 
   /** The answer to `contact.request` or an accepted invite: queue, chat, or the unavailable view. */
@@ -225,13 +220,13 @@ export class WidgetApp {
         this.showUnavailable("closed");
         return null;
       }
-      return this.errorText(ack);
+      return this.requests.errorText(ack);
     }
     if (typeof ack.interaction !== "string") return this.t("error_generic");
-    if (ack.interaction === this.interaction && (this.phase === "chat" || this.phase === "ended")) {
-      return null; // a push (connected, ended) overtook this answer: it is the newer news
-    }
-    if (ack.state === "connected") {
+    const step = answerStep(this.phase, this.interaction, { interaction: ack.interaction,
+                                                            ...(ack.state !== undefined ? { state: ack.state } : {}) });
+    if (step === "stale") return null;
+    if (step === "chat") {
       this.showChat(ack.interaction, "");
     } else {
       this.showQueue(ack.interaction);
@@ -244,21 +239,21 @@ export class WidgetApp {
   }
 
   private queueStatus(status: ContactStatus): void {
-    if (status.state === "connected") {
-      this.showChat(status.interaction, "");
-      return;
+    switch (statusStep(this.phase, this.interaction, status)) {
+      case "chat":
+        return this.showChat(status.interaction, "");
+      case "unavailable":
+        return this.showUnavailable("timeout");
+      case "recheck":
+        return void this.recheck(status.interaction);
+      case "queue":
+        return this.queueUpdate(status);
+      case "ignore":
+        return;
     }
-    if (status.state === "timed_out") {
-      this.showUnavailable("timeout");
-      return;
-    }
-    if (!WAITING.has(status.state)) return;
-    if (this.phase === "chat" && status.interaction === this.interaction) {
-      // Pushes can overtake each other (several publishing connections, several nodes): a
-      // waiting status after "connected" may be stale. The server's answer decides.
-      void this.recheck(status.interaction);
-      return;
-    }
+  }
+
+  private queueUpdate(status: ContactStatus): void {
     this.showQueue(status.interaction);
     this.queueUi?.update(status.position, status.estimated_wait_seconds,
                          status.state === "offered" ? this.t("queue_offered") : "");
@@ -269,11 +264,7 @@ export class WidgetApp {
     if (socket === null) return;
     const status = await visitorCall(socket, "contact.status", { interaction: ix });
     if (!status.ok || ix !== this.interaction || status.state === "connected") return;
-    if (WAITING.has(status.state)) {
-      this.showQueue(ix);
-      this.queueUi?.update(status.position, status.estimated_wait_seconds,
-                           status.state === "offered" ? this.t("queue_offered") : "");
-    }
+    if (isWaiting(status.state)) this.queueUpdate({ ...status, interaction: ix });
   }
 
   private async cancel(): Promise<string | null> {
@@ -281,22 +272,15 @@ export class WidgetApp {
     const ix = this.interaction;
     if (socket === null || ix === null) return this.t("error_offline");
     const ack = await visitorCall(socket, "contact.cancel", { interaction: ix });
-    if (!ack.ok && ack.code !== "not_waiting") return this.errorText(ack);
-    if (this.phase === "queued") this.showStart(this.t("request_cancelled"));
+    if (!ack.ok && ack.code !== "not_waiting") return this.requests.errorText(ack);
+    if (afterCancel(this.phase) === "idle") this.showStart(this.t("request_cancelled"));
     else this.showEnded();
     return null;
   }
 
-  private errorText(ack: AckError): string {
-    if (ack.code === "rate_limited") return this.t("error_rate_limited");
-    if (ack.code === CLIENT_CODES.timeout || ack.code === CLIENT_CODES.disconnected
-        || ack.code === CLIENT_CODES.network) return this.t("error_offline");
-    return this.t("error_generic");
-  }
-
   // -- views -----------------------------------------------------------------------------------
   private showStart(note?: string): void {
-    this.phase = "idle";
+    this.phase = move(this.phase, "idle");
     this.dropChat();
     this.interaction = null;
     this.queueUi = null;
@@ -312,14 +296,14 @@ export class WidgetApp {
 
   private showQueue(ix: string): void {
     if (this.phase === "queued" && this.interaction === ix && this.queueUi !== null) return;
-    this.phase = "queued";
+    this.phase = move(this.phase, "queued");
     this.interaction = ix;
     this.queueUi = queueView(this.t, () => this.cancel());
     this.shell.show(this.queueUi.el);
   }
 
   private showChat(ix: string, agent: string): void {
-    this.phase = "chat";
+    this.phase = move(this.phase, "chat");
     this.interaction = ix;
     this.queueUi = null;
     if (this.chat === null || this.chat.interaction !== ix) {
@@ -331,10 +315,9 @@ export class WidgetApp {
           if (!this.shell.isOpen) this.shell.addUnread();
         },
         end: () => void this.cancel(),
+        token: () => this.tokens.current(),
+        onRing: () => this.shell.isOpen || this.shell.addUnread(),
       });
-      this.calls = this.socket === null ? null : new CallView({ t: this.t, socket: this.socket, interaction: ix,
-        token: () => this.tokens.current(), onRing: () => this.shell.isOpen || this.shell.addUnread() });
-      this.calls?.mount(this.chat.view.el);
     }
     if (agent) this.chat.setAgent(agent);
     this.shell.show(this.chat.view.el);
@@ -342,7 +325,7 @@ export class WidgetApp {
   }
 
   private showEnded(): void {
-    this.phase = "ended";
+    this.phase = move(this.phase, "ended");
     const ix = this.interaction;
     this.chat?.setAgent("");
     this.dropChat();
@@ -350,70 +333,33 @@ export class WidgetApp {
       this.showStart();
       return;
     }
-    this.shell.show(endedView(this.t, {
-      rate: (score, comment) => this.simple(this.call("chat.rate", { interaction: ix, score, comment })),
-      email: (email) => this.simple(this.call("chat.transcript", { interaction: ix, email })),
-      download: async () => {
-        const blob = await this.http.transcript(ix);
-        if (blob === null) return this.t("error_generic");
-        saveBlob(blob, `transcript-${ix}.txt`);
-        return null;
-      },
-      restart: () => this.showStart(),
-    }));
+    this.shell.show(endedView(this.t, this.requests.endedHandlers(ix, this.http, () => this.showStart())));
   }
 
   private showUnavailable(reason: "closed" | "timeout" | "choice"): void {
     if (reason !== "choice") {
-      this.phase = "unavailable";
+      this.phase = move(this.phase, "unavailable");
       this.dropChat();
     }
-    const queue = this.queue;
-    this.shell.show(unavailableView(this.t, reason, {
-      message: (p) => this.simple(this.call("contact.message", {
-        name: p.name, text: p.text, ...(p.email ? { email: p.email } : {}), ...(p.phone ? { phone: p.phone } : {}),
-        ...(queue ? { queue } : {}) })),
-      callback: (p) => this.simple(this.call("contact.callback", {
-        name: p.name, phone: p.phone, ...(queue ? { queue } : {}) })),
-    }));
+    this.shell.show(unavailableView(this.t, reason, this.requests.contactHandlers(this.queue)));
   }
 
   private dropChat(): void {
-    this.calls?.dispose();
-    this.calls = null;
     this.chat?.dispose();
     this.chat = null;
   }
 
   // -- proactive ---------------------------------------------------------------------------
-  private offer(p: VisitorPushes["help.offer"]): void {
-    if (this.phase !== "idle" || this.shell.isOpen || this.optedOut) return;
-    this.shell.showPrompt({
-      text: p.text || this.t("offer_text"),
-      accept: () => {
-        this.shell.open(true);
-        void this.request({ reason: "struggle", offer: p.offer }, p.queue);
-      },
-      dismiss: () => undefined,
+  private prompts(): PromptDeps | null {
+    if (!mayPrompt(this.phase, this.shell.isOpen, this.optedOut)) return null;
+    return {
+      shell: this.shell, t: this.t, lang: this.ctx.lang,
+      request: (context, queue) => this.request(context, queue),
+      respond: (invite, action) => this.requests.call("invite.respond", { invite, action }),
+      answered: (pending) => this.answered(pending),
+      failed: (error) => this.showStart(error),
       optOut: () => void this.optOut(true),
-    });
-  }
-
-  private invite(p: VisitorPushes["invite"]): void {
-    if (this.phase !== "idle" || this.shell.isOpen || this.optedOut) return;
-    const text = typeof p.text === "string" ? p.text : p.text[this.ctx.lang] ?? p.text["en"] ?? "";
-    const respond = (action: "accept" | "dismiss") => this.call("invite.respond", { invite: p.invite, action });
-    this.shell.showPrompt({
-      text: text || this.t("invite_text"),
-      accept: () => {
-        this.shell.open(true);
-        void this.answered(respond("accept")).then((error) => {
-          if (error !== null) this.showStart(error);
-        });
-      },
-      dismiss: () => void respond("dismiss"),
-      optOut: () => void this.optOut(true),
-    });
+    };
   }
 
   private async optOut(value: boolean): Promise<void> {
@@ -425,43 +371,8 @@ export class WidgetApp {
 
   // -- panel -------------------------------------------------------------------------------
   private opened(): void {
-    this.writeFlag(true);
-    const now = Date.now();
-    if (now - this.helpClickAt >= HELP_CLICK_EVERY_MS) {
-      this.helpClickAt = now;
-      this.trail.add([{ type: "signal", kind: "help_click", at: now, url: this.page.url }]);
-    }
+    this.openFlag.set(true);
+    this.trail.helpClick(this.page.url);
     this.chat?.acknowledge();
-  }
-
-  private readFlag(): boolean {
-    try {
-      return this.session_store?.getItem(`engage.open.${this.ctx.siteKey}`) === "1";
-    } catch {
-      return false;
-    }
-  }
-
-  private writeFlag(open: boolean): void {
-    try {
-      if (open) this.session_store?.setItem(`engage.open.${this.ctx.siteKey}`, "1");
-      else this.session_store?.removeItem(`engage.open.${this.ctx.siteKey}`);
-    } catch {
-      // storage blocked
-    }
-  }
-
-  /** A request on the socket; before there is one, a `disconnected` error. */
-  private call<E extends keyof VisitorRequests>(event: E, payload: VisitorRequests[E]["payload"]
-  ): Promise<Ack<VisitorRequests[E]["reply"]>> {
-    if (this.socket === null) {
-      return Promise.resolve(errorAck(CLIENT_CODES.disconnected, "not connected yet"));
-    }
-    return visitorCall(this.socket, event, payload);
-  }
-
-  private async simple(pending: Promise<Ack<object>>): Promise<string | null> {
-    const ack = await pending;
-    return ack.ok ? null : this.errorText(ack);
   }
 }

@@ -11,7 +11,7 @@ import { type DeviceChoice, showTracks } from "../../../signaling/client/call_me
 import { type CallSocket, iceServerSource } from "../../../signaling/client/call_protocol";
 import { visitorCall } from "../../../signaling/client/visitor";
 import type { StringKey, Translate } from "../i18n";
-import { h, uid } from "./dom";
+import { h, uid } from "../../../signaling/client/dom";
 
 export interface CallViewDeps {
   t: Translate;
@@ -41,7 +41,7 @@ function checkbox(label: string): { el: HTMLElement; box: HTMLInputElement } {
 }
 
 function select(label: string): { el: HTMLElement; control: HTMLSelectElement } {
-  const id = uid("device");
+  const id = uid("engage-device");
   const control = h("select", { id });
   return { el: h("div", { class: "engage-field" }, h("label", { for: id }, label), control), control };
 }

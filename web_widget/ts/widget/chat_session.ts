@@ -1,26 +1,17 @@
 /**
- * One conversation, connected to the socket: the outbox (re-sent with the same client_id
- * until acked), `chat.sync` on every (re)connect and on gaps, typing both ways (throttled),
- * delivered/read receipts, attachments. Owns the ChatLog and drives the ChatView.
+ * One conversation in the widget: the shared ChatController (outbox, sync, receipts, typing,
+ * pushes) on the visitor's side, the agent's name, attachments, driving the ChatView; and
+ * the conversation's calls (a CallView inside it).
  */
 
-import { ChatSender, ReceiptAcks, TypingThrottle } from "../../../signaling/client/chat_sender";
-import {
-  type AttachmentInfo,
-  CHAT_TEXT_MAX,
-  type VisitorPushes,
-  type VisitorRequests,
-  visitorCall,
-} from "../../../signaling/client/visitor";
+import { ChatController } from "../../../signaling/client/chat_controller";
+import { type StorageLike, uuid } from "../../../signaling/client/dom";
+import type { VisitorPushes } from "../../../signaling/client/visitor";
 import type { Translate } from "../i18n";
-import { ChatLog, type PendingMessage } from "./chat_log";
+import { CallView } from "./call_view";
 import { ChatView } from "./chat_view";
-import { uuid } from "./dom";
 import type { VisitorHttp } from "./http";
-import { Outbox, type StorageLike } from "./outbox";
 import type { Socket } from "./connection";
-
-const AGENT_TYPING_TIMEOUT_MS = 15_000;
 
 export interface SessionDeps {
   socket(): Socket | null;
@@ -31,54 +22,47 @@ export interface SessionDeps {
   seen(): boolean;
   onAgentMessage(): void;
   end(): void;
+  /** The visitor token (for the ICE servers of a call). */
+  token(): Promise<string | null>;
+  /** The agent proposed a call. */
+  onRing(): void;
 }
 
 export class ChatSession {
-  readonly log = new ChatLog();
   readonly view: ChatView;
-  private readonly outbox: Outbox;
-  private readonly sender: ChatSender;
-  private readonly typist: TypingThrottle;
-  private syncing = false;
-  private syncAgain = false;
-  private agentTyping: ReturnType<typeof setTimeout> | undefined;
-  private readonly acks: ReceiptAcks;
+  private readonly chat: ChatController;
+  private readonly calls: CallView | null;
   private agentName = "";
 
   constructor(readonly interaction: string, private readonly deps: SessionDeps) {
-    this.outbox = new Outbox(deps.storage, interaction);
-    this.acks = new ReceiptAcks((kind, seq) => {
-      const socket = deps.socket();
-      if (socket !== null) void visitorCall(socket, "chat.receipt", { interaction, seq, kind });
-    });
-    this.typist = new TypingThrottle({
-      canType: () => deps.socket()?.connected === true,
-      signal: (typing) => {
-        const socket = deps.socket();
-        if (socket?.connected) void visitorCall(socket, "chat.typing", { interaction, typing });
-      },
-    });
     this.view = new ChatView(deps.t, {
-      send: (text) => this.send(text),
+      send: (text) => this.chat.send(text),
       attach: (file) => void this.attach(file),
-      typing: () => this.typist.typed(),
+      typing: () => this.chat.typed(),
       end: () => deps.end(),
       fetchAttachment: (id) => deps.http.attachment(id),
     });
-    this.sender = new ChatSender(this.log, this.outbox, {
-      send: (pending) => {
-        const socket = deps.socket();
-        if (socket === null || !socket.connected) return null;
-        const payload: VisitorRequests["chat.send"]["payload"] = { interaction, client_id: pending.client_id };
-        if (pending.text) payload.text = pending.text;
-        if (pending.attachment !== undefined) payload.attachment = pending.attachment.id;
-        return visitorCall(socket, "chat.send", payload);
-      },
+    this.chat = new ChatController({ self: "visitor", interaction, socket: deps.socket, storage: deps.storage,
+                                     newId: uuid }, {
       onChange: () => this.render(),
-      onGap: () => void this.sync(),
+      onPeerTyping: (typing) => this.view.setTyping(typing ? this.agentName : null),
+      onPeerMessage: (message) => {
+        if (message.name && !this.agentName) this.setAgent(message.name);
+        deps.onAgentMessage();
+      },
       onFailed: () => this.view.showNotice(deps.t("failed")),
+      seen: () => deps.seen(),
     });
     this.render();
+    const socket = deps.socket();
+    this.calls = socket === null ? null : new CallView({ t: deps.t, socket, interaction, token: deps.token,
+                                                         onRing: deps.onRing });
+    this.calls?.mount(this.view.el);
+  }
+
+  /** The conversation's room was joined again after a reconnect: keep a call going. */
+  resumeCall(): void {
+    this.calls?.resume();
   }
 
   setAgent(name: string): void {
@@ -87,71 +71,30 @@ export class ChatSession {
   }
 
   /** Everything after the last seq seen, then the outbox again. Runs on every (re)connect. */
-  async sync(): Promise<void> {
-    if (this.syncing) {
-      this.syncAgain = true;
-      return;
-    }
-    const socket = this.deps.socket();
-    if (socket === null || !socket.connected) return;
-    this.syncing = true;
-    try {
-      const ack = await visitorCall(socket, "chat.sync", { interaction: this.interaction,
-                                                           after_seq: this.log.lastSeq });
-      if (ack.ok) {
-        this.log.applySync(ack);
-        this.render();
-        this.acknowledge();
-      }
-    } finally {
-      this.syncing = false;
-    }
-    this.sender.resend();
-    if (this.syncAgain) {
-      this.syncAgain = false;
-      await this.sync();
-    }
+  sync(): Promise<void> {
+    return this.chat.sync();
   }
 
   onMessage(push: VisitorPushes["chat.message"]): void {
-    if (!this.log.merge(push)) return;
-    if (push.from === "agent") {
-      this.setTypingLine(null);
-      if (push.name && !this.agentName) this.setAgent(push.name);
-      this.deps.onAgentMessage();
-    }
-    this.render();
-    this.acknowledge();
-    if (this.log.hasGap) void this.sync();
+    this.chat.onMessage(push);
   }
 
   onTyping(push: VisitorPushes["chat.typing"]): void {
-    if (push.from === "visitor") return;
-    this.setTypingLine(push.typing ? this.agentName : null);
+    this.chat.onTyping(push);
   }
 
   onReceipt(push: VisitorPushes["chat.receipt"]): void {
-    this.log.setReceipts(push);
-    this.render();
+    this.chat.onReceipt(push);
   }
 
   /** Sends `delivered` for new agent messages, and `read` when they are seen. */
   acknowledge(): void {
-    const socket = this.deps.socket();
-    if (socket === null || !socket.connected) return;
-    this.acks.acknowledge(this.log.lastPeerSeq(), this.deps.seen());
-  }
-
-  send(text: string, attachment?: AttachmentInfo): void {
-    const pending: PendingMessage = { client_id: uuid(), text: text.slice(0, CHAT_TEXT_MAX), at: Date.now() };
-    if (attachment !== undefined) pending.attachment = attachment;
-    this.typist.stop();
-    this.sender.submit(pending);
+    this.chat.acknowledge();
   }
 
   dispose(): void {
-    this.typist.stop();
-    clearTimeout(this.agentTyping);
+    this.calls?.dispose();
+    this.chat.dispose();
     this.view.dispose();
   }
 
@@ -164,16 +107,10 @@ export class ChatSession {
       return;
     }
     this.view.showNotice("");
-    this.send("", ack.attachment);
-  }
-
-  private setTypingLine(name: string | null): void {
-    clearTimeout(this.agentTyping);
-    this.view.setTyping(name);
-    if (name !== null) this.agentTyping = setTimeout(() => this.view.setTyping(null), AGENT_TYPING_TIMEOUT_MS);
+    this.chat.send("", ack.attachment);
   }
 
   private render(): void {
-    this.view.render(this.log.entries(), (entry) => this.log.delivery(entry));
+    this.view.render(this.chat.log.entries(), (entry) => this.chat.log.delivery(entry));
   }
 }

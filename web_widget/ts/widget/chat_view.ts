@@ -6,9 +6,9 @@
 
 import type { AttachmentInfo } from "../../../signaling/client/visitor";
 import type { Translate } from "../i18n";
-import type { ChatEntry, Delivery } from "./chat_log";
-import { formatClock, h, saveBlob, uid } from "./dom";
+import type { ChatEntry, Delivery } from "../../../signaling/client/chat_log";
 import { attachmentPath } from "./http";
+import { chatClock, h, saveBlob, uid } from "../../../signaling/client/dom";
 
 export interface ChatViewHandlers {
   send(text: string): void;
@@ -42,7 +42,7 @@ export class ChatView {
     this.typingLine = h("p", { class: "engage-typing", "aria-hidden": "true" });
     this.notice = h("p", { class: "engage-error", role: "alert" });
 
-    const boxId = uid("message");
+    const boxId = uid("engage-message");
     this.box = h("textarea", { id: boxId, name: "message", rows: "2", maxlength: "4000",
                                placeholder: t("message_placeholder"), "data-autofocus": "" });
     this.box.addEventListener("keydown", (event) => {
@@ -52,7 +52,7 @@ export class ChatView {
     });
     this.box.addEventListener("input", () => handlers.typing());
     const send = h("button", { type: "submit", class: "engage-primary engage-send" }, t("send"));
-    const fileId = uid("file");
+    const fileId = uid("engage-file");
     const file = h("input", { type: "file", id: fileId, class: "engage-file",
                               accept: "image/png,image/jpeg,image/gif,image/webp,application/pdf" });
     file.addEventListener("change", () => {
@@ -137,7 +137,7 @@ export class ChatView {
       entry.text ? h("p", { class: "engage-text" }, entry.text) : null,
       entry.attachment ? this.attachment(entry.attachment) : null,
       h("span", { class: "engage-meta" }, h("time", { datetime: new Date(entry.at).toISOString() },
-        formatClock(entry.at)), delivery ? " " : null, delivery));
+        chatClock(entry.at)), delivery ? " " : null, delivery));
     return { li, delivery };
   }
 

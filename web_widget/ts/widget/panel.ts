@@ -6,7 +6,7 @@
 
 import type { ConnectionState } from "../../../signaling/client/ack";
 import type { Translate } from "../i18n";
-import { h } from "./dom";
+import { h } from "../../../signaling/client/dom";
 
 export interface Layout {
   state: "launcher" | "open" | "hidden";

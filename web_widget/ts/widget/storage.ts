@@ -1,10 +1,11 @@
+import { type StorageLike } from "../../../signaling/client/dom";
 /**
  * Storage for the app when the browser denies the frame its own (third-party storage
  * blocked): an in-memory copy seeded by the loader's `hello.state`, each write sent back to
- * the loader, which keeps it in the host page's storage. Keys start with `engage.`.
+ * the loader, which keeps it in the host page's storage. Keys start with `engage.`. Also the
+ * per-site "panel open" flag kept across the host page's navigations.
  */
 
-import type { StorageLike } from "./outbox";
 
 export const MIRROR_MAX_CHARS = 64 * 1024;
 
@@ -32,5 +33,31 @@ export class MirroredStorage implements StorageLike {
 
   removeItem(key: string): void {
     if (this.data.delete(key)) this.send(key, null);
+  }
+}
+
+/** Whether the panel was open on the previous page of this tab (session storage, per site). */
+export class OpenFlag {
+  private readonly key: string;
+
+  constructor(private readonly store: StorageLike | null, siteKey: string) {
+    this.key = `engage.open.${siteKey}`;
+  }
+
+  get(): boolean {
+    try {
+      return this.store?.getItem(this.key) === "1";
+    } catch {
+      return false;
+    }
+  }
+
+  set(open: boolean): void {
+    try {
+      if (open) this.store?.setItem(this.key, "1");
+      else this.store?.removeItem(this.key);
+    } catch {
+      // storage blocked
+    }
   }
 }

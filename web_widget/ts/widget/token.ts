@@ -5,7 +5,7 @@
 
 import { type Ack, CLIENT_CODES, errorAck, normalizeAck } from "../../../signaling/client/ack";
 import type { Identity } from "./parent";
-import type { StorageLike } from "./outbox";
+import { type StorageLike } from "../../../signaling/client/dom";
 
 export const REFRESH_AFTER_MS = 24 * 3600 * 1000;
 

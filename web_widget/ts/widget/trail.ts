@@ -6,18 +6,16 @@
 
 import { CLIENT_CODES } from "../../../signaling/client/ack";
 import type { AckEmitter } from "../../../signaling/client/ack";
-import {
-  MAX_TRAIL_BATCH,
-  type TrailEvent,
-  sanitizeTrailEvent,
-  visitorCall,
-} from "../../../signaling/client/visitor";
+import { visitorCall } from "../../../signaling/client/visitor";
+import { MAX_TRAIL_BATCH, type TrailEvent, sanitizeTrailEvent } from "../../../signaling/client/trail";
 
 export interface TrailSocket extends AckEmitter {
   readonly connected: boolean;
 }
 
 export const TRAIL_CAP = 500;
+/** Opening the panel counts as an explicit help click at most this often. */
+export const HELP_CLICK_EVERY_MS = 30_000;
 
 export class TrailForwarder {
   private queue: TrailEvent[] = [];
@@ -25,8 +23,16 @@ export class TrailForwarder {
   private socket: TrailSocket | null = null;
   private released = false;
   private waitTimer: ReturnType<typeof setTimeout> | undefined;
+  private helpClickAt = 0;
 
   constructor(private readonly cap: number = TRAIL_CAP) {}
+
+  /** The visitor opened the panel: a `help_click` signal, throttled. */
+  helpClick(url: string, now: number = Date.now()): void {
+    if (now - this.helpClickAt < HELP_CLICK_EVERY_MS) return;
+    this.helpClickAt = now;
+    this.add([{ type: "signal", kind: "help_click", at: now, url }]);
+  }
 
   get pending(): number {
     return this.queue.length;

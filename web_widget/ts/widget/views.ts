@@ -6,7 +6,20 @@
 
 import { isEmail, normalizeE164 } from "../../../signaling/client/visitor";
 import type { Translate } from "../i18n";
-import { field, h } from "./dom";
+import { h, uid } from "../../../signaling/client/dom";
+
+/** A labelled field: `<label for>` + control (+ hint and error lines wired by aria-describedby). */
+export function field(label: string, control: HTMLInputElement | HTMLTextAreaElement,
+                      hint?: string): { el: HTMLElement; error: HTMLElement } {
+  control.id = control.id || uid("engage-field");
+  const error = h("p", { class: "engage-error", id: `${control.id}-error`, role: "alert" });
+  const described = [error.id];
+  const hintEl = hint ? h("p", { class: "engage-hint", id: `${control.id}-hint` }, hint) : null;
+  if (hintEl !== null) described.unshift(hintEl.id);
+  control.setAttribute("aria-describedby", described.join(" "));
+  return { el: h("div", { class: "engage-field" }, h("label", { for: control.id }, label), control, hintEl, error),
+           error };
+}
 
 /** `null`: done; a string: the error to show. */
 export type Outcome = Promise<string | null>;
