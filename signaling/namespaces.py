@@ -10,6 +10,7 @@ from engage.errors import Forbidden, NotAuthenticated, OriginNotAllowed
 from engage.sites.registry import SiteRegistry
 from engage.sites.visitor_tokens import VisitorTokens
 from engage.staff.sessions import SessionStore
+from signaling.handlers.base import Namespace, on
 from signaling.schemas import (
     AGENT_NS,
     NAMESPACE_ROLES,
@@ -17,7 +18,7 @@ from signaling.schemas import (
     VISITOR_NS,
     Announce,
     Echo,
-    Payload,
+    Empty,
 )
 from signaling.server import EngageSocketServer, SocketState
 
@@ -67,25 +68,31 @@ def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
     server.authenticate_with(SUPERVISOR_NS, staff_connect)
     server.authenticate_with(VISITOR_NS, visitor_connect)
 
-    async def ping(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, Echo)
-        return {"text": payload.text, "server_time": time.time(), "node": deps.node_id}
+    Foundation(server, deps.node_id).register(server)
 
-    async def whoami(state: SocketState, payload: Payload) -> dict[str, Any]:
+
+class Foundation(Namespace):
+    """The events every namespace has (ping, whoami) and the supervisors' announcements."""
+
+    def __init__(self, server: EngageSocketServer, node_id: str) -> None:
+        self._server = server
+        self._node_id = node_id
+
+    @on("ping", AGENT_NS, SUPERVISOR_NS, VISITOR_NS)
+    async def ping(self, state: SocketState, payload: Echo) -> dict[str, Any]:
+        return {"text": payload.text, "server_time": time.time(), "node": self._node_id}
+
+    @on("whoami", AGENT_NS, SUPERVISOR_NS, VISITOR_NS)
+    async def whoami(self, state: SocketState, payload: Empty) -> dict[str, Any]:
         if state.visitor is not None:
             return {"visitor_id": state.visitor.visitor_id, "site_key": state.visitor.site_key}
-        return {"username": state.username, "role": state.role, "node": deps.node_id}
+        return {"username": state.username, "role": state.role, "node": self._node_id}
 
-    async def announce(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, Announce)
+    @on("announce", SUPERVISOR_NS)
+    async def announce(self, state: SocketState, payload: Announce) -> dict[str, Any]:
         message = {"text": payload.text, "level": payload.level, "from": state.username,
                    "at": time.time()}
         # Through the Redis manager: sockets on every node get it.
-        await server.emit("announcement", message, room="staff", namespace=AGENT_NS)
-        await server.emit("announcement", message, room="staff", namespace=SUPERVISOR_NS)
+        await self._server.emit("announcement", message, room="staff", namespace=AGENT_NS)
+        await self._server.emit("announcement", message, room="staff", namespace=SUPERVISOR_NS)
         return {"delivered": True}
-
-    for ns in (AGENT_NS, SUPERVISOR_NS, VISITOR_NS):
-        server.handle(ns, "ping")(ping)
-        server.handle(ns, "whoami")(whoami)
-    server.handle(SUPERVISOR_NS, "announce")(announce)

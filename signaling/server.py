@@ -57,6 +57,9 @@ class SocketState:
 
 
 Handler = Callable[[SocketState, Payload], Awaitable[dict[str, Any] | None]]
+# As registered: each handler takes its own event's payload type (checked at registration
+# by signaling.handlers.base), which a Callable over the base Payload cannot express.
+AnyHandler = Callable[[SocketState, Any], Awaitable[dict[str, Any] | None]]
 # Returns the socket's principal, or raises EngageError to refuse the connection.
 Authenticator = Callable[[str, str, dict[str, Any], Any], Awaitable[SocketState]]
 SessionCheck = Callable[[str], Awaitable[StaffSession | None]]
@@ -78,7 +81,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         self.rate, self.burst = rate, burst
         self.sockets: dict[str, SocketState] = {}
         self._session_check = session_check
-        self._event_handlers: dict[str, dict[str, Handler]] = {ns: {} for ns in NAMESPACES}
+        self._event_handlers: dict[str, dict[str, AnyHandler]] = {ns: {} for ns in NAMESPACES}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._on_leave: dict[str, list[Callable[[SocketState], Awaitable[None]]]] = {}
         self._on_join: dict[str, list[Callable[[SocketState], Awaitable[None]]]] = {}
@@ -123,8 +126,8 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
     def on_leave(self, namespace: str, hook: Callable[[SocketState], Awaitable[None]]) -> None:
         self._on_leave.setdefault(namespace, []).append(hook)
 
-    def handle(self, namespace: str, event: str) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
+    def handle(self, namespace: str, event: str) -> Callable[[AnyHandler], AnyHandler]:
+        def register(handler: AnyHandler) -> AnyHandler:
             self._event_handlers[namespace][event] = handler
             return handler
         return register
@@ -225,7 +228,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         self.metrics.events.labels(namespace, name).inc()
         self._spawn(self._run_handler(state, handler, payload, pkt.id))
 
-    async def _run_handler(self, state: SocketState, handler: Handler, payload: Payload,
+    async def _run_handler(self, state: SocketState, handler: AnyHandler, payload: Payload,
                            ack_id: int | None) -> None:
         try:
             now = time.monotonic()
