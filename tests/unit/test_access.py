@@ -1,4 +1,4 @@
-"""The access policy: every actor × action × interaction state, against rules stated anew."""
+"""The access policy: every actor, action and interaction state, against rules stated anew."""
 
 from __future__ import annotations
 

@@ -64,5 +64,5 @@ def test_an_event_the_namespace_does_not_have_is_refused() -> None:
         async def accept(self, state: SocketState, payload: InteractionRef) -> None:
             return None
 
-    with pytest.raises(TypeError, match="no event 'acd.accept' in /visitor"):
+    with pytest.raises(TypeError, match=r"no event 'acd\.accept' in /visitor"):
         Stray().register(server())
