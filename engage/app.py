@@ -18,10 +18,10 @@ from engage.errors import EngageError
 from engage.infra.backends import Backends
 from engage.services import Services, build_services
 from signaling.fanout import RedisFanout
-from signaling.handlers.acd import SocketNotifier, register_acd
+from signaling.handlers.acd import AcdHandlers, SocketNotifier
 from signaling.handlers.bulletin import register_bulletin
 from signaling.handlers.calls import register_calls
-from signaling.handlers.chat import register_chat
+from signaling.handlers.chat import ChatHandlers
 from signaling.handlers.recheck import RecheckingNotifier
 from signaling.handlers.visitor import register_visitor
 from signaling.handlers.watch import TrailWatchers
@@ -141,11 +141,14 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
 
     notifier = SocketNotifier(sockets, services.acd, publish_queue_changed)
     services.acd.notifier = notifier
-    register_acd(sockets, services.acd, services.access, notifier)
+    AcdHandlers(sockets, services.acd, services.access, notifier).register(sockets)
     register_visitor(sockets, services, services.visits, notifier)
     watchers = TrailWatchers(sockets, backends.redis, services.access)
     services.acd.notifier = RecheckingNotifier(services.acd.notifier, watchers.recheck)
-    register_chat(sockets, services, services.visits, services.access, watchers)
+    ChatHandlers(sockets, chat=services.chat, staff=services.staff,
+                 attachments=services.attachments, outbox=services.outbox,
+                 visits=services.visits, gate=services.access, watchers=watchers
+                 ).register(sockets)
     listener = bus.EventListener(backends.redis_url)
     recorders = register_calls(sockets, services, services.access, listener)
     app[RECORDERS] = recorders

@@ -13,17 +13,18 @@ from engage.acd.service import Acd
 from engage.acd.store import AcdError
 from engage.errors import Forbidden
 from engage.models import Role
+from signaling.handlers.base import Namespace, on
 from signaling.schemas import (
     AGENT_NS,
     DISPOSITIONS,
     VISITOR_NS,
+    Empty,
     InteractionRef,
-    Payload,
     SetState,
     Transfer,
     WrapUp,
 )
-from signaling.server import EngageSocketServer, Handler, SocketState
+from signaling.server import EngageSocketServer, SocketState
 
 # Position updates for one queue are coalesced: at most one recomputation per this interval.
 QUEUE_STATUS_DEBOUNCE = 0.25
@@ -94,112 +95,121 @@ class SocketNotifier:
             del self.local[ix]
 
 
-def register_acd(server: EngageSocketServer, acd: Acd, gate: AccessGate,
-                 notifier: SocketNotifier) -> None:
-    # The join hook runs as a task; an acd.state sent right after connecting waits for it
-    # instead of failing with not_signed_in.
-    signed_in: dict[str, asyncio.Event] = {}  # sid -> set once the sign-in has run
+class AcdHandlers(Namespace):
+    """The agent's side of the ACD (state, offers, wrap-up, transfers) and the visitor's view
+    of a contact in the queue (status, cancel)."""
 
-    async def agent_join(state: SocketState) -> None:
-        done = signed_in.setdefault(state.sid, asyncio.Event())
+    namespace = AGENT_NS
+
+    def __init__(self, server: EngageSocketServer, acd: Acd, gate: AccessGate,
+                 notifier: SocketNotifier) -> None:
+        self._acd = acd
+        self._gate = gate
+        self._notifier = notifier
+        # The join hook runs as a task; an acd.state sent right after connecting waits for
+        # it instead of failing with not_signed_in.
+        self._signed_in: dict[str, asyncio.Event] = {}  # sid -> set once the sign-in ran
+        server.on_join(AGENT_NS, self._agent_join)
+        server.on_leave(AGENT_NS, self._agent_leave)
+        server.on_leave(VISITOR_NS, self._visitor_leave)
+
+    async def _agent_join(self, state: SocketState) -> None:
+        done = self._signed_in.setdefault(state.sid, asyncio.Event())
         try:
             if state.role is Role.AGENT or state.role is Role.SUPERVISOR:
-                assert state.username is not None
-                await acd.agent_connected(state.username)
+                await self._acd.agent_connected(_agent(state))
         finally:
             done.set()
 
-    async def agent_leave(state: SocketState) -> None:
-        signed_in.pop(state.sid, None)
+    async def _agent_leave(self, state: SocketState) -> None:
+        self._signed_in.pop(state.sid, None)
         if state.username is not None:
-            await acd.agent_disconnected(state.username)
+            await self._acd.agent_disconnected(state.username)
 
-    server.on_join(AGENT_NS, agent_join)
-    server.on_leave(AGENT_NS, agent_leave)
+    async def _visitor_leave(self, state: SocketState) -> None:
+        self._notifier.forget_sid(state.sid)
 
-    def agent(state: SocketState) -> str:
-        if state.username is None:
-            raise Forbidden()
-        return state.username
-
-    def handler(event: str) -> Callable[[Handler], Handler]:
-        return server.handle(AGENT_NS, event)
-
-    @handler("acd.status")
-    async def status(state: SocketState, payload: Payload) -> dict[str, Any]:
+    # -- agents ----------------------------------------------------------------------------
+    @on("acd.status")
+    async def status(self, state: SocketState, payload: Empty) -> dict[str, Any]:
         # The disposition codes travel with the view: the console never keeps its own copy.
-        return {**await acd.agent_view(agent(state)), "dispositions": list(DISPOSITIONS)}
+        return {**await self._acd.agent_view(_agent(state)), "dispositions": list(DISPOSITIONS)}
 
-    @handler("acd.state")
-    async def set_state(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, SetState)
-        joined = signed_in.get(state.sid)
+    @on("acd.state")
+    async def set_state(self, state: SocketState, payload: SetState) -> dict[str, Any]:
+        joined = self._signed_in.get(state.sid)
         if joined is not None:
             await joined.wait()
-        return {"state": await acd.set_state(agent(state), payload.state, payload.reason)}
+        return {"state": await self._acd.set_state(_agent(state), payload.state,
+                                                   payload.reason)}
 
-    @handler("acd.accept")
-    async def accept(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, InteractionRef)
-        return await acd.accept(agent(state), payload.interaction)
+    @on("acd.accept")
+    async def accept(self, state: SocketState, payload: InteractionRef) -> dict[str, Any]:
+        return await self._acd.accept(_agent(state), payload.interaction)
 
-    @handler("acd.decline")
-    async def decline(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, InteractionRef)
-        await acd.decline(agent(state), payload.interaction)
+    @on("acd.decline")
+    async def decline(self, state: SocketState, payload: InteractionRef) -> dict[str, Any]:
+        await self._acd.decline(_agent(state), payload.interaction)
         return {}
 
-    @handler("acd.complete")
-    async def complete(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, InteractionRef)
-        await acd.complete(payload.interaction, agent(state), agent(state))
+    @on("acd.complete")
+    async def complete(self, state: SocketState, payload: InteractionRef) -> dict[str, Any]:
+        await self._acd.complete(payload.interaction, _agent(state), _agent(state))
         return {}
 
-    @handler("acd.wrap_up")
-    async def wrap_up(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, WrapUp)
-        await acd.wrap_up(agent(state), payload.interaction, payload.disposition, payload.note)
+    @on("acd.wrap_up")
+    async def wrap_up(self, state: SocketState, payload: WrapUp) -> dict[str, Any]:
+        await self._acd.wrap_up(_agent(state), payload.interaction, payload.disposition,
+                                payload.note)
         return {}
 
-    @handler("acd.transfer")
-    async def transfer(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, Transfer)
-        await acd.transfer(agent(state), payload.interaction, to_queue=payload.to_queue,
-                           to_agent=payload.to_agent, warm=payload.mode == "warm")
+    @on("acd.transfer")
+    async def transfer(self, state: SocketState, payload: Transfer) -> dict[str, Any]:
+        await self._acd.transfer(_agent(state), payload.interaction, to_queue=payload.to_queue,
+                                 to_agent=payload.to_agent, warm=payload.mode == "warm")
         return {}
 
-    for name, method in (("acd.consult_accept", acd.consult_accept),
-                         ("acd.consult_complete", acd.consult_complete),
-                         ("acd.consult_cancel", acd.consult_cancel)):
-        def consult_handler(method: Any = method) -> Any:
-            async def run(state: SocketState, payload: Payload) -> dict[str, Any]:
-                assert isinstance(payload, InteractionRef)
-                await method(agent(state), payload.interaction)
-                return {}
-            return run
-        server.handle(AGENT_NS, name)(consult_handler())
+    @on("acd.consult_accept")
+    async def consult_accept(self, state: SocketState, payload: InteractionRef
+                             ) -> dict[str, Any]:
+        await self._acd.consult_accept(_agent(state), payload.interaction)
+        return {}
 
-    # -- visitors -------------------------------------------------------------------------
-    async def visitor_leave(state: SocketState) -> None:
-        notifier.forget_sid(state.sid)
+    @on("acd.consult_complete")
+    async def consult_complete(self, state: SocketState, payload: InteractionRef
+                               ) -> dict[str, Any]:
+        await self._acd.consult_complete(_agent(state), payload.interaction)
+        return {}
 
-    server.on_leave(VISITOR_NS, visitor_leave)
+    @on("acd.consult_cancel")
+    async def consult_cancel(self, state: SocketState, payload: InteractionRef
+                             ) -> dict[str, Any]:
+        await self._acd.consult_cancel(_agent(state), payload.interaction)
+        return {}
 
-    @server.handle(VISITOR_NS, "contact.status")
-    async def contact_status(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, InteractionRef)
-        await gate.require(state.actor, Action.VISITOR_TOOLS, payload.interaction)
-        return {"interaction": payload.interaction, **await acd.status(payload.interaction)}
+    # -- visitors --------------------------------------------------------------------------
+    @on("contact.status", VISITOR_NS)
+    async def contact_status(self, state: SocketState, payload: InteractionRef
+                             ) -> dict[str, Any]:
+        ix = payload.interaction
+        await self._gate.require(state.actor, Action.VISITOR_TOOLS, ix)
+        return {"interaction": ix, **await self._acd.status(ix)}
 
-    @server.handle(VISITOR_NS, "contact.cancel")
-    async def contact_cancel(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, InteractionRef)
-        live = await gate.require(state.actor, Action.VISITOR_TOOLS, payload.interaction)
+    @on("contact.cancel", VISITOR_NS)
+    async def contact_cancel(self, state: SocketState, payload: InteractionRef
+                             ) -> dict[str, Any]:
+        live = await self._gate.require(state.actor, Action.VISITOR_TOOLS, payload.interaction)
         if live.state == "connected":  # the visitor ends the conversation
-            await acd.complete(payload.interaction, live.agent, "visitor")
+            await self._acd.complete(payload.interaction, live.agent, "visitor")
         else:
-            await acd.abandon(payload.interaction, "customer_cancelled")
+            await self._acd.abandon(payload.interaction, "customer_cancelled")
         return {}
+
+
+def _agent(state: SocketState) -> str:
+    if state.username is None:
+        raise Forbidden()
+    return state.username
 
 
 async def start_contact(server: EngageSocketServer, acd: Acd, notifier: SocketNotifier,
