@@ -8,7 +8,6 @@ import re
 import secrets
 import smtplib
 import ssl
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -21,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from engage.chat.store import ChatStore
 from engage.errors import InvalidPayload
+from engage.infra.clock import now_ms
 from engage.tasks import cancel_and_wait
 
 log = logging.getLogger("engage.infra.mailer")
@@ -37,10 +37,6 @@ SMTP_TIMEOUT = 30.0
 ADDRESS_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
     r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def check_address(address: object) -> str:
