@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import smtplib
 import ssl
@@ -18,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from analytics.patterns import EMAIL
 from engage.chat.store import ChatStore
 from engage.errors import InvalidPayload
 from engage.infra.clock import now_ms
@@ -34,14 +34,11 @@ POLL_SECONDS = 30.0
 # A mail claimed by a node that died mid-send goes back to the queue after this long.
 STALE_SENDING_MS = 10 * 60 * 1000
 SMTP_TIMEOUT = 30.0
-ADDRESS_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
-    r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 
 
 def check_address(address: object) -> str:
     """A deliverable-looking address (no display names, no header tricks)."""
-    if not isinstance(address, str) or len(address) > 254 or not ADDRESS_RE.fullmatch(address):
+    if not isinstance(address, str) or not EMAIL.fullmatch(address):
         raise InvalidPayload("email: an address like name@example.com")
     return address
 

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from analytics.patterns import PHONE
 from engage import keys
 from engage.analysis.campaigns import CSV_HEADER
 from engage.analysis.store import OFFERS, RUNS, AnalysisStore
@@ -29,7 +30,6 @@ from engage.staff.directory import StaffDirectory
 from tests.conftest import LiveNode, login
 
 Document = dict[str, Any]
-E164 = re.compile(r"\+[1-9]\d{7,14}")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -205,7 +205,7 @@ async def test_campaign_list_and_csv(node: LiveNode, http: aiohttp.ClientSession
     assert tuple(rows[0]) == CSV_HEADER
     members = [dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]]
     assert len(members) == campaign["size"]
-    assert all(E164.fullmatch(m["phone"]) for m in members)
+    assert all(PHONE.fullmatch(m["phone"]) for m in members)
     assert not {m["customer_id"] for m in members} & set(top[:3])
     products = (await get_json(http, f"{node.url}/api/analysis/report"))["report"]["products"]
     assert all(products[m["product"]]["line"] == "decoration" for m in members)
