@@ -23,7 +23,6 @@ _E164 = r"\+[1-9][0-9]{6,14}"
 # Mainland China (+86): an 11-digit mobile (1[3-9]...), a Beijing landline (10 + 8 digits) or
 # another area code (2-4 digits, never starting 0 or 1) + local number.
 _CN = r"\+86(?:1[3-9][0-9]{9}|10[0-9]{8}|[2-9][0-9]{8,10})"
-E164_PATTERN = _whole(_E164)
 CN_PATTERN = _whole(_CN)
 # The rule itself: E.164, and under +86 only a mainland mobile or landline.
 PHONE_PATTERN = _whole(rf"{_CN}|(?!\+86)(?:{_E164})")
@@ -36,7 +35,6 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_PATTERN = _whole(rf"(?=.{{3,254}}$)(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*"
                        rf"@(?=.{{1,253}}$)(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
-E164 = re.compile(E164_PATTERN)
 CN_NUMBER = re.compile(CN_PATTERN)
 PHONE = re.compile(PHONE_PATTERN)
 EMAIL = re.compile(EMAIL_PATTERN)

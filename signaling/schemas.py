@@ -85,7 +85,6 @@ Short = Annotated[str, msgspec.Meta(max_length=300)]
 Label = Annotated[str, msgspec.Meta(max_length=120)]
 Ms = Annotated[int, msgspec.Meta(ge=0, le=10**13)]
 Uuid = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F-]{32,36}$")]
-VisitId = Annotated[str, msgspec.Meta(pattern=r"^vs_[A-Za-z0-9_-]{8,64}$")]
 InviteId = Annotated[str, msgspec.Meta(pattern=r"^inv_[A-Za-z0-9_-]{8,64}$")]
 AttachmentId = Annotated[str, msgspec.Meta(pattern=r"^att_[A-Za-z0-9_-]{8,64}$")]
 # Contacts a visitor leaves follow the one rule campaigns and the mailer use (analytics.patterns);
