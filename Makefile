@@ -52,6 +52,7 @@ system-deps:
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy engage signaling agent_console web_widget analytics
+	$(VENV)/bin/lint-imports --no-cache
 	npm run --silent typecheck
 
 clean:

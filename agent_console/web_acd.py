@@ -10,8 +10,8 @@ from aiohttp import web
 from agent_console.web_auth import StaffRoutes, json_object
 from engage.acd.kpis import report_to_json
 from engage.acd.queues import to_document
-from engage.acd.store import now_ms
 from engage.errors import InvalidPayload
+from engage.infra.clock import now_ms
 from engage.models import Role, StaffSession
 
 SUPERVISING = {Role.SUPERVISOR, Role.ADMIN}

@@ -8,17 +8,12 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-# E.164: '+', a country code that does not start with 0, at most 15 digits in all.
-E164 = re.compile(r"\+[1-9]\d{7,14}")
-# Mainland China (+86): an 11-digit mobile (1[3-9]...) or an area code + local number.
-CN_NUMBER = re.compile(r"\+86(?:1[3-9]\d{9}|[2-9]\d{8,10})")
+from analytics.patterns import CN_NUMBER, EMAIL, PHONE
+
 CN_MOBILE_LOCAL = re.compile(r"1[3-9]\d{9}")
 PHONE_NOISE = re.compile(r"[\s\-().]")
 SPACES = (" ", "\t", "\u3000")  # \u3000: the ideographic (full-width) space
 NO_SPACE = str.maketrans(dict.fromkeys(SPACES, ""))
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-EMAIL = re.compile(rf"[a-z0-9!#$%&'*+/=?^_`{{|}}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{{|}}~-]+)*"
-                   rf"@(?:{_LABEL}\.)+[a-z]{{2,63}}")
 
 
 def normalise_phone(raw: str, default_country: str = "86") -> str:
@@ -35,11 +30,7 @@ def normalise_phone(raw: str, default_country: str = "86") -> str:
         phone = "+" + phone[2:]
     elif default_country == "86" and CN_MOBILE_LOCAL.fullmatch(phone):
         phone = "+86" + phone
-    if not E164.fullmatch(phone):
-        return ""
-    if phone.startswith("+86") and not CN_NUMBER.fullmatch(phone):
-        return ""
-    return phone
+    return phone if PHONE.fullmatch(phone) else ""
 
 
 def normalise_email(raw: str) -> str:

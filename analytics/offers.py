@@ -66,14 +66,6 @@ class Propensity:
     expected_value: FloatArray
     model: PropensityModel
 
-    def top_customers(self, product: str, k: int) -> IntArray:
-        """The ``k`` customers most likely to buy ``product`` (an outbound list)."""
-        column = self.score[:, self.products.index(product)]
-        k = min(k, len(column))
-        head = np.argpartition(-column, k - 1)[:k] if k else np.zeros(0, np.int64)
-        out: IntArray = head[np.lexsort((head, -column[head]))].astype(np.int64)
-        return out
-
 
 @dataclass(frozen=True, eq=False)
 class Offers:

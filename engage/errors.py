@@ -117,11 +117,3 @@ class Conflict(EngageError):
 
     code = "conflict"
     http_status = 409
-
-
-class BackendUnavailable(EngageError):
-    """A backing service (Redis or MongoDB) is not reachable."""
-
-    code = "backend_unavailable"
-    http_status = 503
-    retriable = True

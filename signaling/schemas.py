@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from analytics.patterns import EMAIL_PATTERN, PHONE_PATTERN
 from engage.models import Role
 
 AGENT_NS = "/agent"
@@ -84,9 +85,14 @@ Short = Annotated[str, msgspec.Meta(max_length=300)]
 Label = Annotated[str, msgspec.Meta(max_length=120)]
 Ms = Annotated[int, msgspec.Meta(ge=0, le=10**13)]
 Uuid = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F-]{32,36}$")]
-VisitId = Annotated[str, msgspec.Meta(pattern=r"^vs_[A-Za-z0-9_-]{8,64}$")]
 InviteId = Annotated[str, msgspec.Meta(pattern=r"^inv_[A-Za-z0-9_-]{8,64}$")]
 AttachmentId = Annotated[str, msgspec.Meta(pattern=r"^att_[A-Za-z0-9_-]{8,64}$")]
+# Contacts a visitor leaves follow the one rule campaigns and the mailer use (analytics.patterns);
+# the Maybe* forms also take "" for "not given".
+Phone = Annotated[str, msgspec.Meta(max_length=32, pattern=PHONE_PATTERN)]
+Email = Annotated[str, msgspec.Meta(max_length=254, pattern=EMAIL_PATTERN)]
+MaybePhone = Annotated[str, msgspec.Meta(max_length=32, pattern=rf"^$(?!\n)|{PHONE_PATTERN}")]
+MaybeEmail = Annotated[str, msgspec.Meta(max_length=254, pattern=rf"^$(?!\n)|{EMAIL_PATTERN}")]
 Lang = Literal["en", "zh"]
 CHAT_TEXT_MAX = 4000
 MAX_TRAIL_BATCH = 50
@@ -186,14 +192,14 @@ class ContactRequest(Payload):
 class LeaveMessage(Payload):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=CHAT_TEXT_MAX)]
-    email: Annotated[str, msgspec.Meta(max_length=254)] = ""
-    phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    email: MaybeEmail = ""
+    phone: MaybePhone = ""
     queue: QueueId | None = None
 
 
 class CallbackRequest(Payload):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-    phone: Annotated[str, msgspec.Meta(max_length=32)]
+    phone: Phone
     queue: QueueId | None = None
 
 
@@ -228,7 +234,7 @@ class ChatRate(Payload):
 
 class ChatTranscript(Payload):
     interaction: IxId
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+    email: Email
 
 
 class InviteRespond(Payload):

@@ -12,6 +12,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
+from engage.infra.redis_text import as_text
 from engage.tasks import cancel_and_wait
 
 log = logging.getLogger("engage.acd.eventlog")
@@ -104,7 +105,7 @@ class EventLogWriter:
                 entries.extend(items)
         if not entries:
             return 0
-        docs = [to_document(_s(entry_id), {_s(k): _s(v) for k, v in fields.items()})
+        docs = [to_document(as_text(entry_id), {as_text(k): as_text(v) for k, v in fields.items()})
                 for entry_id, fields in entries if fields]
         if docs:
             try:
@@ -116,7 +117,3 @@ class EventLogWriter:
                     raise
         await self._redis.xack(STREAM, GROUP, *[entry_id for entry_id, _ in entries])
         return len(entries)
-
-
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

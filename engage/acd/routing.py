@@ -29,8 +29,6 @@ class AgentState(enum.StrEnum):
 
 
 ROUTABLE_STATES = frozenset({AgentState.AVAILABLE, AgentState.BUSY})
-# Agents may choose these; busy and wrap-up follow from the work they have.
-CHOOSABLE_STATES = frozenset({AgentState.AVAILABLE, AgentState.AWAY, AgentState.OFFLINE})
 
 
 class Strategy(enum.StrEnum):

@@ -14,9 +14,11 @@ import orjson
 from engage.acd.interaction import Interaction
 from engage.acd.queues import QueueDirectory
 from engage.acd.routing import ROUTABLE_STATES, Channel, can_take, eligible, estimated_wait
-from engage.acd.store import AcdError, AcdStore, Outcome, now_ms
+from engage.acd.store import AcdError, AcdStore, Outcome
 from engage.customers.profiles import ProfileDirectory
+from engage.infra.clock import now_ms
 from engage.infra.metrics import Metrics
+from engage.infra.redis_text import as_text
 from engage.models import Role
 from engage.staff.directory import StaffDirectory
 from engage.tasks import cancel_and_wait
@@ -327,7 +329,7 @@ class Acd:
             hashes = await pipe.execute()
         out = []
         for user, raw in zip(users, hashes, strict=True):
-            h = {_text(k): _text(v) for k, v in raw.items()}
+            h = {as_text(k): as_text(v) for k, v in raw.items()}
             state = h.get("state", "offline")
             routable = state in ROUTABLE_STATES and h.get("connected") == "1"
             # The default capacity rules: the ones engage.services gives the Lua scripts.
@@ -360,7 +362,3 @@ class Acd:
                 0 if oldest is None else (now - oldest) / 1000)
         for state, count in (await self.store.agents_by_state()).items():
             self.metrics.agents.labels(state).set(count)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,8 @@ from engage.acd.interaction import Interaction
 from engage.acd.lifecycle import lua_table
 from engage.acd.routing import DEFAULT_CAPACITY, AgentState, CapacityRules, QueueConfig
 from engage.errors import EngageError
+from engage.infra.clock import now_ms
+from engage.infra.redis_text import as_text
 
 PREFIX = "engage:acd:"
 _LUA_PARTS = ("acd_core.lua", "acd_flows.lua", "acd_ops.lua", "acd_entry.lua")
@@ -71,10 +72,6 @@ class Outcome:
     route: list[str] = field(default_factory=list)
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class AcdStore:
     def __init__(self, redis: aioredis.Redis, rules: CapacityRules = DEFAULT_CAPACITY,
                  prefix: str = PREFIX) -> None:
@@ -122,7 +119,7 @@ class AcdStore:
         raw = await self.redis.hgetall(self.key("ix", ix))
         if not raw:
             return None
-        return Interaction.from_hash(ix, {_s(k): _s(v) for k, v in raw.items()})
+        return Interaction.from_hash(ix, {as_text(k): as_text(v) for k, v in raw.items()})
 
     async def consult_deadline(self, ix: str) -> int:
         """When the consultation offered on ``ix`` times out (ms), or 0."""
@@ -130,23 +127,23 @@ class AcdStore:
 
     async def agent(self, username: str) -> dict[str, str]:
         raw = await self.redis.hgetall(self.key("agent", username))
-        return {_s(k): _s(v) for k, v in raw.items()}
+        return {as_text(k): as_text(v) for k, v in raw.items()}
 
     async def agent_interactions(self, username: str) -> list[str]:
-        return sorted(_s(m) for m in await self.redis.smembers(
+        return sorted(as_text(m) for m in await self.redis.smembers(
             self.key("agent", username, "ix")))
 
     async def ringing(self, username: str, limit: int) -> list[str]:
         """Ring-all offers ringing this agent now (they live on the interaction only)."""
-        members = [_s(m) for m in await self.redis.zrange(self.key("offers"), 0, limit - 1)
+        members = [as_text(m) for m in await self.redis.zrange(self.key("offers"), 0, limit - 1)
                    if isinstance(m, bytes | str)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for ix in members:
                 pipe.hmget(self.key("ix", ix), "state", "ring")
             rows = await pipe.execute()
         return [ix for ix, (state, ring) in zip(members, rows, strict=True)
-                if state is not None and _s(state) == "offered"
-                and username in _s(ring or "").split(",")]
+                if state is not None and as_text(state) == "offered"
+                and username in as_text(ring or "").split(",")]
 
     async def position(self, queue: str, ix: str) -> int | None:
         rank = await self.redis.zrank(self.key("q", queue, "waiting"), ix)
@@ -172,8 +169,4 @@ class AcdStore:
         return {state.value: int(n) for state, n in zip(AgentState, counts, strict=True)}
 
     async def queue_ids(self) -> list[str]:
-        return sorted(_s(q) for q in await self.redis.smembers(self.key("queues")))
-
-
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+        return sorted(as_text(q) for q in await self.redis.smembers(self.key("queues")))

@@ -19,7 +19,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from analytics.contacts import E164
+from analytics.patterns import PHONE
 from analytics.tiers import TIER_LABELS
 from engage.analysis.inputs import ATTRIBUTES
 from engage.analysis.reasons import LANGS, Lang, offer_reason, product_name
@@ -128,7 +128,8 @@ class CampaignCriteria:
 
 
 def is_e164(phone: object) -> bool:
-    return isinstance(phone, str) and E164.fullmatch(phone) is not None
+    """A number a campaign may dial: the one phone rule (``analytics.patterns.PHONE``)."""
+    return isinstance(phone, str) and PHONE.fullmatch(phone) is not None
 
 
 def _cell(text: str) -> str:

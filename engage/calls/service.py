@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +11,8 @@ import redis.asyncio as aioredis
 from engage.acd.eventlog import STREAM
 from engage.calls.sdp_policy import MAX_CANDIDATES_PER_SIDE, TooManyCandidates
 from engage.errors import EngageError, NotFound
+from engage.infra import clock
+from engage.infra.redis_text import as_text
 
 PREFIX = "engage:call:"
 CALL_TTL_SECONDS = 24 * 3600  # state of a call nobody ends (both nodes gone) is dropped
@@ -133,23 +133,18 @@ def _flag(value: str | None) -> bool:
     return value == "1"
 
 
-def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class CallService:
     """Call state transitions (atomic, in Redis) and the call history in the ACD stream."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str = PREFIX,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str = PREFIX) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._clock = clock
         self._create = redis.register_script(_CREATE)
         self._move = redis.register_script(_MOVE)
 
     def now_ms(self) -> int:
-        return int(self._clock() * 1000)
+        """The clock the call timestamps use (callers compare ``Call.stale`` against it)."""
+        return clock.now_ms()
 
     def _key(self, call_id: str) -> str:
         return f"{self._prefix}c:{call_id}"
@@ -173,7 +168,7 @@ class CallService:
 
     async def get(self, call_id: str) -> Call:
         raw = await self._redis.hgetall(self._key(call_id))
-        h = {_s(k): _s(v) for k, v in raw.items()}
+        h = {as_text(k): as_text(v) for k, v in raw.items()}
         if not h:
             raise NotFound("no such call")
         away = {side: int(h[f"away_{side}"]) for side in SIDES if h.get(f"away_{side}")}
@@ -188,7 +183,7 @@ class CallService:
         if not call_id:
             return None
         try:
-            call = await self.get(_s(call_id))
+            call = await self.get(as_text(call_id))
         except NotFound:
             return None
         return call if call.active else None
@@ -242,11 +237,11 @@ class CallService:
         """Mark away the active calls this socket carried; the ids of those calls."""
         marked = []
         for member in await self._redis.smembers(f"{self._prefix}party:{side}:{party}"):
-            call_id = _s(member)
+            call_id = as_text(member)
             key = self._key(call_id)
             state, carrier = await self._redis.hmget(key, ["state", f"sid_{side}"])
-            if state is not None and _s(state) in ACTIVE \
-                    and carrier is not None and _s(carrier) == sid:
+            if state is not None and as_text(state) in ACTIVE \
+                    and carrier is not None and as_text(carrier) == sid:
                 await self._redis.hsetnx(key, f"away_{side}", str(self.now_ms()))
                 marked.append(call_id)
         return marked

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 from engage import keys
 from engage.acd.interaction import IX_RE
 from engage.errors import Conflict, EngageError, InvalidPayload
+from engage.infra.clock import now_ms
 from engage.infra.group_commit import GroupInsert
 
 Document = dict[str, Any]
@@ -97,10 +97,6 @@ end
 return redis.call('HMGET', h, 'r:visitor:delivered', 'r:visitor:read', 'r:agent:delivered',
                   'r:agent:read')
 """
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def check_ix(ix: object) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +49,7 @@ from engage.customers.ledger_policy import (
     visible_change,
 )
 from engage.errors import Conflict, InvalidPayload, NotFound
+from engage.infra.clock import now_ms
 from engage.models import Role
 from engage.tasks import cancel_and_wait
 
@@ -74,10 +74,6 @@ CONFLICT_MESSAGE = ("Someone else changed this customer since you opened it; rev
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SEARCH_PROJECTION = dict.fromkeys(("name", "name_zh", "phone", "email", "district",
                                     "membership"), 1)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class LedgerService:

@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from engage import bus
 from engage.errors import Conflict, InvalidPayload, NotFound
+from engage.infra.clock import now_ms
 
 Document = dict[str, Any]
 COLLECTION = "knowledge"
@@ -226,10 +227,6 @@ def _public(doc: Mapping[str, Any]) -> Document:
     return out
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 class KnowledgeService:
     """The canned answers of every node: stored in MongoDB, searched in this node's memory."""
 
@@ -300,7 +297,7 @@ class KnowledgeService:
     async def create(self, body: Mapping[str, Any], by: str) -> Document:
         fields = validate_answer(body)
         answer_id = "kb_" + secrets.token_urlsafe(9)
-        now = _now_ms()
+        now = now_ms()
         stored = {"_id": answer_id, **fields, "version": 1, "created_by": by,
                   "created_at_ms": now, "updated_by": by, "updated_at_ms": now}
         try:
@@ -323,7 +320,7 @@ class KnowledgeService:
         fields = validate_answer(body)
         stored = {**fields, "version": version + 1, "created_by": current.get("created_by"),
                   "created_at_ms": current.get("created_at_ms"), "updated_by": by,
-                  "updated_at_ms": _now_ms()}
+                  "updated_at_ms": now_ms()}
         try:
             result = await self._col.replace_one({"_id": answer_id, "version": version}, stored)
         except DuplicateKeyError:

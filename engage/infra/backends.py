@@ -59,13 +59,6 @@ def redis_client(url: str, max_connections: int) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes both
 
 
-def socketio_redis_options(max_connections: int) -> dict[str, Any]:
-    """Options for the Socket.IO fan-out client: no socket timeout, or the pub/sub
-    listener would be torn down whenever no message arrives for a while."""
-    return {"max_connections": max_connections, "socket_timeout": None,
-            "socket_connect_timeout": 5, "health_check_interval": 30}
-
-
 def _state_path(settings: Settings) -> Any:
     return settings.data_dir / "embedded.json"
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import smtplib
 import ssl
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -19,8 +17,10 @@ from urllib.parse import unquote, urlsplit
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
+from analytics.patterns import EMAIL
 from engage.chat.store import ChatStore
 from engage.errors import InvalidPayload
+from engage.infra.clock import now_ms
 from engage.tasks import cancel_and_wait
 
 log = logging.getLogger("engage.infra.mailer")
@@ -34,18 +34,11 @@ POLL_SECONDS = 30.0
 # A mail claimed by a node that died mid-send goes back to the queue after this long.
 STALE_SENDING_MS = 10 * 60 * 1000
 SMTP_TIMEOUT = 30.0
-ADDRESS_RE = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}"
-    r"@(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def check_address(address: object) -> str:
     """A deliverable-looking address (no display names, no header tricks)."""
-    if not isinstance(address, str) or len(address) > 254 or not ADDRESS_RE.fullmatch(address):
+    if not isinstance(address, str) or not EMAIL.fullmatch(address):
         raise InvalidPayload("email: an address like name@example.com")
     return address
 

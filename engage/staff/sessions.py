@@ -11,13 +11,10 @@ import redis.asyncio as aioredis
 
 from engage import keys
 from engage.errors import LoginThrottled
+from engage.infra.redis_text import as_text
 from engage.models import Role, StaffSession, StaffUser
 
 SOCKET_TOKEN_TTL = 60
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class SessionStore:
@@ -52,7 +49,7 @@ class SessionStore:
         if not session_id or len(session_id) > 128:
             return None
         key = keys.session(session_id)
-        raw = {_text(k): _text(v) for k, v in (await self._redis.hgetall(key)).items()}
+        raw = {as_text(k): as_text(v) for k, v in (await self._redis.hgetall(key)).items()}
         if not raw:
             return None
         now = self._clock()
@@ -74,7 +71,7 @@ class SessionStore:
     async def destroy(self, session_id: str) -> None:
         key = keys.session(session_id)
         found = await self._redis.hget(key, "username")
-        username = _text(found) if found else None
+        username = as_text(found) if found else None
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             if username:
@@ -83,7 +80,7 @@ class SessionStore:
 
     async def destroy_user(self, username: str) -> int:
         """End every session of a user (account disabled); returns how many were live."""
-        ids = [_text(i) for i in await self._redis.smembers(keys.user_sessions(username))]
+        ids = [as_text(i) for i in await self._redis.smembers(keys.user_sessions(username))]
         async with self._redis.pipeline(transaction=True) as pipe:
             for session_id in ids:
                 pipe.delete(keys.session(session_id))
@@ -101,7 +98,7 @@ class SessionStore:
         if not token or len(token) > 128:
             return None
         session_id = await self._redis.getdel(keys.socket_token(token))
-        return await self.get(_text(session_id)) if session_id else None
+        return await self.get(as_text(session_id)) if session_id else None
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,6 @@ MAX_SEGMENTS = 20
 META_KEYS = frozenset({"_id", "version", "created_by", "created_at", "updated_by",
                        "updated_at"})
 
-# Codes explain() returns, in the order it checks them.
-FAIL_CODES = ("opted_out", "in_conversation", "invite_pending", "disabled", "url", "url_regex",
-              "time_on_page", "pages", "returning", "segment", "affinity", "struggle",
-              "hours", "no_agent", "cap")
 
 
 def without_query(url: str) -> str:

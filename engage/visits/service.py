@@ -16,8 +16,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from engage import keys
 from engage.acd.lifecycle import TERMINAL
 from engage.acd.service import Acd
-from engage.acd.store import AcdError, now_ms
+from engage.acd.store import AcdError
 from engage.analysis.suggestions import SuggestionService
+from engage.infra.clock import now_ms
+from engage.infra.redis_text import as_text
 from engage.models import Site, VisitorIdentity
 from engage.sites.registry import SiteRegistry
 from engage.sites.widget_settings import WidgetSettings, sanitize_url, without_query
@@ -56,10 +58,6 @@ class Ingested:
     counted: list[str] = field(default_factory=list)
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class VisitService:
     def __init__(self, db: AsyncDatabase[Document], redis: aioredis.Redis, sites: SiteRegistry,
                  acd: Acd, invites: InviteService, suggestions: SuggestionService,
@@ -84,7 +82,7 @@ class VisitService:
 
     async def _state(self, visitor_id: str) -> dict[str, str]:
         raw = await self._redis.hgetall(keys.visitor_state(visitor_id))
-        return {_s(k): _s(v) for k, v in raw.items()}
+        return {as_text(k): as_text(v) for k, v in raw.items()}
 
     async def _current(self, who: VisitorIdentity, settings: WidgetSettings,
                        page: Mapping[str, Any]) -> dict[str, str]:
@@ -166,7 +164,7 @@ class VisitService:
         raw = await self._redis.get(keys.visitor_active(visitor_id))
         if raw is None:
             return None
-        ix = _s(raw)
+        ix = as_text(raw)
         try:
             status = await self._acd.status(ix)
         except AcdError:

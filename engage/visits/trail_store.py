@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -126,11 +125,3 @@ class TrailStore:
 
     async def visit(self, visit_id: str) -> Document | None:
         return await self._visits.find_one({"_id": visit_id})
-
-    async def visits_of(self, visitor_id: str, limit: int = 20) -> list[Document]:
-        return [doc async for doc in self._visits.find({"visitor": visitor_id})
-                .sort("started_at", DESCENDING).limit(limit)]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -16,6 +16,7 @@ from engage.acd.gate import Interactions
 from engage.calls.recordings import RecordingStore
 from engage.calls.service import Call, CallRefused, CallService
 from engage.errors import EngageError, NotFound
+from engage.infra.redis_text import as_text
 from engage.tasks import cancel_and_wait
 from signaling.recording.file import CallRecording
 from signaling.recording.offer import check_offer
@@ -121,7 +122,7 @@ class RecorderDirectory:
             await self._redis.set(key, self._node, nx=True, ex=OWNER_TTL)
             owner = await self._redis.get(key)
             if owner is not None:
-                return owner.decode() if isinstance(owner, bytes) else str(owner)
+                return as_text(owner)
         raise RecorderUnavailable()
 
     async def _apply(self, call: Call, side: str, kind: str, sdp: str | None,
@@ -223,8 +224,7 @@ class RecorderDirectory:
             return
         owner = await self._redis.get(keys.recorder_owner(call.call_id))
         if owner is not None:
-            await bus.publish(self._redis, STOP, node=owner.decode()
-                              if isinstance(owner, bytes) else str(owner), call=call.call_id)
+            await bus.publish(self._redis, STOP, node=as_text(owner), call=call.call_id)
 
     async def _on_stop(self, event: dict[str, Any]) -> None:
         if event.get("node") == self._node and str(event.get("call")) in self._local:

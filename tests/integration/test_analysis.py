@@ -9,7 +9,6 @@ import io
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,17 @@ import redis.asyncio as aioredis
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from analytics.patterns import PHONE
 from engage import keys
 from engage.analysis.campaigns import CSV_HEADER
 from engage.analysis.store import OFFERS, RUNS, AnalysisStore
 from engage.analysis.worker import AnalysisBusy, AnalysisWorker, RunReport
 from engage.demo.data import load_demo_data
 from engage.staff.directory import StaffDirectory
-from tests.conftest import LiveNode, login
+from tests.conftest import LiveNode
+from tests.staff_http import as_role
 
 Document = dict[str, Any]
-E164 = re.compile(r"\+[1-9]\d{7,14}")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,17 +44,6 @@ def worker(node: LiveNode, **store: Any) -> AnalysisWorker:
     return AnalysisWorker(backends.db, backends.redis, worker_id="test-worker",
                           store=AnalysisStore(backends.db, backends.redis, **store)
                           if store else None)
-
-
-@pytest.fixture
-async def http(node: LiveNode) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        yield session
-
-
-async def as_role(http: aiohttp.ClientSession, node: LiveNode, role: str) -> None:
-    http.cookie_jar.clear()
-    assert (await login(http, node.url, role)).status == 200
 
 
 async def get_json(http: aiohttp.ClientSession, url: str, status: int = 200) -> Document:
@@ -205,7 +194,7 @@ async def test_campaign_list_and_csv(node: LiveNode, http: aiohttp.ClientSession
     assert tuple(rows[0]) == CSV_HEADER
     members = [dict(zip(CSV_HEADER, row, strict=True)) for row in rows[1:]]
     assert len(members) == campaign["size"]
-    assert all(E164.fullmatch(m["phone"]) for m in members)
+    assert all(PHONE.fullmatch(m["phone"]) for m in members)
     assert not {m["customer_id"] for m in members} & set(top[:3])
     products = (await get_json(http, f"{node.url}/api/analysis/report"))["report"]["products"]
     assert all(products[m["product"]]["line"] == "decoration" for m in members)

@@ -18,9 +18,10 @@ from engage.demo.knowledge import load_demo_answers
 from engage.errors import InvalidPayload
 from engage.models import Role
 from engage.staff.directory import StaffDirectory
-from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode, login
+from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode
 from tests.integration.test_ledger import LI, WANG, seed
 from tests.socket_peers import Floor, Peer
+from tests.staff_http import as_role, call
 
 Document = dict[str, Any]
 HELP = {"_id": "help", "name": "Home help", "required_skills": {}, "wrap_up_seconds": 30,
@@ -29,24 +30,6 @@ PAGE = {"url": f"{SITE_ORIGIN}/listings?coupon=SECRET", "title": "Listings",
         "referrer": "https://search.example/?q=flats"}
 
 
-@pytest.fixture
-async def http(node: LiveNode) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        yield session
-
-
-async def as_role(http: aiohttp.ClientSession, node: LiveNode, username: str) -> None:
-    http.cookie_jar.clear()
-    assert (await login(http, node.url, username)).status == 200
-
-
-async def call(http: aiohttp.ClientSession, node: LiveNode, method: str, path: str,
-               status: int, body: Any = None) -> Document:
-    response = await http.request(method, node.url + path, json=body,
-                                  headers={"Origin": node.settings.public_origin})
-    answer: Document = await response.json()
-    assert response.status == status, answer
-    return answer
 
 
 @pytest.fixture

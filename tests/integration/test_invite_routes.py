@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,29 +9,12 @@ import aiohttp
 import pytest
 
 from engage.visits.invite_rules import VisitContext
-from tests.conftest import SITE_KEY, LiveNode, login
+from tests.conftest import SITE_KEY, LiveNode
+from tests.staff_http import as_role, call
 
 Document = dict[str, Any]
 
 
-@pytest.fixture
-async def http(node: LiveNode) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        yield session
-
-
-async def as_role(http: aiohttp.ClientSession, node: LiveNode, role: str) -> None:
-    http.cookie_jar.clear()
-    assert (await login(http, node.url, role)).status == 200
-
-
-async def call(http: aiohttp.ClientSession, node: LiveNode, method: str, path: str,
-               status: int, body: Any = None) -> Document:
-    headers = {"Origin": node.settings.public_origin}
-    response = await http.request(method, node.url + path, json=body, headers=headers)
-    answer: Document = await response.json()
-    assert response.status == status, answer
-    return answer
 
 
 def rule_body(**fields: Any) -> Document:

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aioredis
@@ -16,7 +15,8 @@ from engage import bus, keys
 from engage.demo.knowledge import load_demo_answers
 from engage.desk.knowledge import COLLECTION, KnowledgeService
 from engage.errors import Conflict, InvalidPayload, NotFound
-from tests.conftest import LiveNode, login
+from tests.conftest import LiveNode
+from tests.staff_http import call, session_as
 
 Document = dict[str, Any]
 
@@ -59,10 +59,10 @@ async def test_crud_with_versions(kb: KnowledgeService) -> None:
         await kb.update(answer_id, body(), "sup", "2")
 
     await kb.delete(answer_id)
-    for call in (kb.get(answer_id), kb.delete(answer_id),
+    for gone in (kb.get(answer_id), kb.delete(answer_id),
                  kb.update(answer_id, body(), "sup", 2)):
         with pytest.raises(NotFound):
-            await call
+            await gone
     assert await kb.search("deposit") == []
 
 
@@ -140,19 +140,8 @@ async def test_demo_answers_load_once_and_keep_edits(kb: KnowledgeService,
 
 
 # -- over HTTP on a live node ------------------------------------------------------------------
-async def call(http: aiohttp.ClientSession, node: LiveNode, method: str, path: str,
-               status: int, json: Any = None) -> Document:
-    response = await http.request(method, node.url + path, json=json,
-                                  headers={"Origin": node.settings.public_origin})
-    answer: Document = await response.json()
-    assert response.status == status, answer
-    return answer
 
 
-async def session_as(node: LiveNode, role: str) -> aiohttp.ClientSession:
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    assert (await login(http, node.url, role)).status == 200
-    return http
 
 
 async def test_http_roles_versions_and_render(node: LiveNode) -> None:

@@ -17,6 +17,7 @@ from engage.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from engage.infra.backends import Document
 from engage.models import Role
 from tests.conftest import LiveNode, login
+from tests.staff_http import call
 
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 WANG, LEI, LI = "C0000001", "C0000002", "C0000003"
@@ -338,13 +339,6 @@ async def test_search_by_each_path(ledger: LedgerService, db: AsyncDatabase[Docu
 
 
 # -- HTTP --------------------------------------------------------------------------------------
-async def call(http: aiohttp.ClientSession, node: LiveNode, method: str, path: str,
-               status: int, body: Any = None) -> Document:
-    response = await http.request(method, node.url + path, json=body,
-                                  headers={"Origin": node.settings.public_origin})
-    answer: Document = await response.json()
-    assert response.status == status, answer
-    return answer
 
 
 async def test_http_routes(node: LiveNode) -> None:

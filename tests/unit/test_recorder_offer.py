@@ -6,27 +6,16 @@ import asyncio
 import re
 
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
 
 from engage.calls.sdp_policy import SdpRefused
 from engage.config import ConfigError, load
 from signaling.recording.offer import check_offer
-
-
-async def _offer(*kinds: str) -> str:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    try:
-        for kind in kinds:
-            pc.addTransceiver(kind)
-        await pc.setLocalDescription(await pc.createOffer())
-        return str(pc.localDescription.sdp)
-    finally:
-        await pc.close()
+from tests.unit.test_sdp_policy import browser_offer
 
 
 @pytest.fixture(scope="module")
 def offer() -> str:
-    return asyncio.run(_offer("audio", "video"))
+    return asyncio.run(browser_offer("audio", "video"))
 
 
 def _refused(sdp: str) -> str:

@@ -19,7 +19,8 @@ from engage.calls.sdp_policy import (
 )
 
 
-async def _offer(*kinds: str) -> str:
+async def browser_offer(*kinds: str) -> str:
+    """A real offer from an aiortc peer with these transceivers (what a browser sends)."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         for kind in kinds:
@@ -34,7 +35,7 @@ async def _offer(*kinds: str) -> str:
 def offer() -> str:
     """A real audio + video offer, host candidates included (aiortc gathers before it
     describes)."""
-    return asyncio.run(_offer("audio", "video"))
+    return asyncio.run(browser_offer("audio", "video"))
 
 
 def _lines(sdp: str) -> list[str]:
@@ -84,7 +85,7 @@ async def test_aiortc_offers_and_answers_are_accepted(offer: str) -> None:
     assert check_sdp(offer.encode()).media == ("audio", "video")
     assert check_sdp(offer.replace("\r\n", "\n")).media == ("audio", "video")
 
-    audio_only = await _offer("audio")
+    audio_only = await browser_offer("audio")
     offerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     answerer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
