@@ -23,15 +23,14 @@ def add_acd_routes(routes: StaffRoutes) -> None:
 
     @routes.route("GET", "/api/queues", STAFF)
     async def list_queues(request: web.Request, session: StaffSession) -> web.StreamResponse:
-        store = services.acd.store
         now = now_ms()
         out = []
         for queue in services.queues.all():
-            waiting, oldest = await store.queue_snapshot(queue.queue_id)
+            waiting, oldest = await services.acd.queue_snapshot(queue.queue_id)
             out.append({**to_document(queue), "waiting": waiting,
                         "longest_wait_seconds": 0 if oldest is None else (now - oldest) / 1000})
         return web.json_response({"ok": True, "queues": out,
-                                  "agents": await store.agents_by_state()})
+                                  "agents": await services.acd.agents_by_state()})
 
     @routes.route("GET", "/api/agents", STAFF)
     async def list_agents(request: web.Request, session: StaffSession) -> web.StreamResponse:

@@ -151,7 +151,7 @@ async def preload(store: AcdStore, count: int, channel: str, start: int = 0
 
 
 async def waiting(store: AcdStore) -> int:
-    return sum([await store.redis.zcard(store.key("q", q, "waiting")) for q in QUEUES])
+    return sum([(await store.queue_snapshot(q))[0] for q in QUEUES])
 
 
 async def drain(store: AcdStore, tasks: int) -> tuple[list[tuple[str, str]], float, list[float]]:
@@ -352,9 +352,9 @@ async def run(url: str) -> None:
               f"callers waiting; chats enqueued with priority 100 ahead of them")
 
         def floor_call(i: int) -> Awaitable[object]:
-            return floor(keys=[store.key("q", QUEUES[i % 5], "waiting"),
-                               store.key("agent", agents[i % AGENTS]),
-                               store.key("bench", "floor")], args=[i, f"m{i % 100}"])
+            return floor(keys=[store.keys.waiting(QUEUES[i % 5]),
+                               store.keys.agent(agents[i % AGENTS]),
+                               store.prefix + "bench:floor"], args=[i, f"m{i % 100}"])
 
         for i in range(100):  # warm-up (other customers: no stickiness with the samples)
             await sample(acd, clock, -1 - i)

@@ -1,6 +1,9 @@
-"""Every Redis key and channel name engage uses, in one place."""
+"""Every Redis key and channel name engage uses, in one place (writers: the README's
+"Where state lives" table and ``engage.owners``)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 PREFIX = "engage"
 
@@ -37,12 +40,12 @@ ANALYSIS_LOCK = f"{PREFIX}:analysis:lock"  # SET NX EX: one worker runs at a tim
 ANALYSIS_DATA_VERSION = f"{PREFIX}:analysis:data-version"
 
 
-def analysis_offers(version: int) -> str:
+def analysis_offers(version: int | str) -> str:
     """Hash: customer id -> JSON of the customer's tier and top offers."""
     return f"{PREFIX}:analysis:v{version}:offers"
 
 
-def analysis_report(version: int) -> str:
+def analysis_report(version: int | str) -> str:
     return f"{PREFIX}:analysis:v{version}:report"
 
 
@@ -89,6 +92,115 @@ def invite_converted(visit_id: str) -> str:
 def recorder_owner(call_id: str) -> str:
     """The node whose server peer records a call (string, refreshed while it records)."""
     return f"{PREFIX}:recorder:{call_id}"
+
+
+# -- ACD -----------------------------------------------------------------------------------
+# Written only by engage/acd/store.py and its Lua scripts (engage/acd/lua/), which build the
+# same keys from the prefix they get as ARGV[1]; ACD_FAMILIES names every family they use
+# (tests/unit/test_keys.py keeps the scripts to it).
+ACD_PREFIX = f"{PREFIX}:acd:"
+ACD_FAMILIES: dict[str, str] = {
+    "ix": "ix:<ix> hash: the live interaction",
+    "agent": "agent:<a> hash: state, load per channel; agent:<a>:ix set: what it holds",
+    "q": "q:<q> hash: queue config and AHT; q:<q>:waiting[:<channel>] and q:<q>:since "
+         "zsets; q:<q>:ready:<channel> zset; q:<q>:staffed set",
+    "queues": "set of queue ids",
+    "state": "state:<agent state> set of agents",
+    "offers": "zset: open offers by deadline",
+    "consults": "zset: open consultation offers by deadline",
+    "wrapups": "zset: wrap-ups by deadline",
+    "heartbeat": "zset: agents by the last heartbeat of the node holding their sockets",
+    "grace": "zset: disconnected agents by the end of their grace period",
+    "sticky": "sticky:<customer> string: the customer's last agent",
+    "seq": "counter: offer sequence (round-robin)",
+    "ixseq": "counter: interaction ids",
+    "events": "stream: every transition, drained into acd_events by the event-log writer",
+}
+
+
+@dataclass(frozen=True)
+class AcdKeys:
+    """The ACD's key templates under one prefix (a test may give its run another)."""
+
+    prefix: str = ACD_PREFIX
+
+    def interaction(self, ix: str) -> str:
+        return f"{self.prefix}ix:{ix}"
+
+    def agent(self, username: str) -> str:
+        return f"{self.prefix}agent:{username}"
+
+    def agent_interactions(self, username: str) -> str:
+        return f"{self.prefix}agent:{username}:ix"
+
+    def queue(self, queue: str) -> str:
+        return f"{self.prefix}q:{queue}"
+
+    def waiting(self, queue: str) -> str:
+        return f"{self.prefix}q:{queue}:waiting"
+
+    def waiting_since(self, queue: str) -> str:
+        return f"{self.prefix}q:{queue}:since"
+
+    def ready(self, queue: str, channel: str) -> str:
+        return f"{self.prefix}q:{queue}:ready:{channel}"
+
+    def staffed(self, queue: str) -> str:
+        return f"{self.prefix}q:{queue}:staffed"
+
+    def agents_in_state(self, state: str) -> str:
+        return f"{self.prefix}state:{state}"
+
+    @property
+    def queues(self) -> str:
+        return f"{self.prefix}queues"
+
+    @property
+    def offers(self) -> str:
+        return f"{self.prefix}offers"
+
+    @property
+    def consults(self) -> str:
+        return f"{self.prefix}consults"
+
+    @property
+    def heartbeat(self) -> str:
+        return f"{self.prefix}heartbeat"
+
+    @property
+    def interaction_seq(self) -> str:
+        return f"{self.prefix}ixseq"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}events"
+
+
+ACD = AcdKeys()
+# The ACD event stream: the ACD store appends, the event-log writer drains it into MongoDB.
+ACD_EVENTS = ACD.events
+
+
+# -- calls -----------------------------------------------------------------------------------
+# Written only by engage/calls/service.py (its two scripts build the same keys from ARGV[1]).
+CALL_PREFIX = f"{PREFIX}:call:"
+
+
+@dataclass(frozen=True)
+class CallKeys:
+    prefix: str = CALL_PREFIX
+
+    def call(self, call_id: str) -> str:
+        """Hash: one call's state, sides and socket ids."""
+        return f"{self.prefix}c:{call_id}"
+
+    def active(self, ix: str) -> str:
+        """String: the interaction's current call id."""
+        return f"{self.prefix}ix:{ix}"
+
+    def party(self, side: str, party: str) -> str:
+        """Set: the calls a visitor or agent is a side of."""
+        return f"{self.prefix}party:{side}:{party}"
 
 
 def trail_watchers(ix: str) -> str:

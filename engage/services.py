@@ -30,6 +30,7 @@ from engage.sites.visitor_tokens import VisitorTokens
 from engage.staff.auth import AuthService
 from engage.staff.directory import StaffDirectory
 from engage.staff.sessions import LoginThrottle, SessionStore
+from engage.visits.contact_requests import ContactRequests
 from engage.visits.invites import InviteService
 from engage.visits.service import VisitService
 from engage.visits.trail_store import TrailStore
@@ -64,6 +65,7 @@ class Services:
     ledger: LedgerService
     knowledge: KnowledgeService
     bulletin: BulletinService
+    contact_requests: ContactRequests
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -105,4 +107,5 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         outbox=MailOutbox(backends.db, settings.smtp_url, settings.mail_from),
         ledger=LedgerService(backends.db, backends.redis),
         knowledge=KnowledgeService(backends.db, backends.redis),
-        bulletin=BulletinService(backends.db, backends.redis))
+        bulletin=BulletinService(backends.db, backends.redis),
+        contact_requests=ContactRequests(backends.db))

@@ -13,11 +13,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
 from engage.infra.redis_text import as_text
+from engage.keys import ACD_EVENTS
 from engage.tasks import cancel_and_wait
 
 log = logging.getLogger("engage.acd.eventlog")
 
-STREAM = "engage:acd:events"
+STREAM = ACD_EVENTS  # appended to by engage.acd.store only; this module drains it
 GROUP = "eventlog"
 COLLECTION = "acd_events"
 # Entries another consumer read but did not acknowledge for this long are taken over.
@@ -32,9 +33,11 @@ def to_document(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    await db[COLLECTION].create_index([("at", ASCENDING)])
-    await db[COLLECTION].create_index([("ix", ASCENDING)])
-    await db[COLLECTION].create_index([("agent", ASCENDING)])
+    """The index of every query path: the KPI window (``at``), earlier events of the
+    interactions it continues (``ix``), per-agent reads (``agent``), a customer's contacts
+    (``customer``: KPIs and the ledger)."""
+    for key in ("at", "ix", "agent", "customer"):
+        await db[COLLECTION].create_index([(key, ASCENDING)])
 
 
 class EventLogWriter:

@@ -27,14 +27,6 @@ PROJECTION = dict.fromkeys(("kind", "at", "ix", "from", "to", "reason", "queue",
                             "channel", "customer", "disposition"), 1)
 
 
-async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    """The index of every query path here: the window (``at``), earlier events of the
-    interactions it continues (``ix``), customers' later contacts (``customer``); ``agent``
-    for per-agent reads. Same keys and names as the event-log writer's, so both can run."""
-    for key in ("at", "ix", "agent", "customer"):
-        await db[EVENTS].create_index([(key, ASCENDING)])
-
-
 def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
     ordered = sorted(keys)
     for i in range(0, len(ordered), KEYS_PER_QUERY):

@@ -1,4 +1,10 @@
-"""ACD routing policy (pure): queue order with aging, agent eligibility, capacity, strategies."""
+"""ACD routing rules Python uses at run time: queue config, channels, capacity, skills, wait."""
+
+# The routing decision itself (queue order with priority and aging, strategies, ring-all,
+# capacity) is made atomically by the Lua scripts in engage/acd/lua/, and their tests run the
+# scripts (tests/integration/test_acd_routing.py). Here: the config the scripts read, which
+# queues an agent's skills serve, the capacity rules the scripts receive (and ``can_take``,
+# the roster's copy of their check, held to the scripts' answers by those tests), the wait.
 
 from __future__ import annotations
 
@@ -64,7 +70,7 @@ DEFAULT_CAPACITY = CapacityRules()
 
 def can_take(load: Mapping[str, int], channel: str, rules: CapacityRules = DEFAULT_CAPACITY
              ) -> bool:
-    """Whether one more ``channel`` interaction fits next to ``load`` (the Lua mirrors this)."""
+    """Whether one more ``channel`` interaction fits next to ``load``, as the scripts decide."""
     if load.get(channel, 0) + 1 > rules.limits.get(channel, 0):
         return False
     for members, limit in rules.groups.values():
@@ -76,31 +82,6 @@ def can_take(load: Mapping[str, int], channel: str, rules: CapacityRules = DEFAU
 def eligible(skills: Mapping[str, int], required: Mapping[str, int]) -> bool:
     """An agent serves a queue when every required skill is at or above its minimum level."""
     return all(skills.get(skill, 0) >= level for skill, level in required.items())
-
-
-# Aging: a queue's ``aging_seconds`` of waiting is worth one priority level. Ordering by
-# effective priority (priority + wait/aging) equals ordering by this static score, so the
-# waiting zset never needs re-scoring as time passes.
-FRONT_BONUS_MS = 10**13  # requeued interactions go ahead of everything (~317 years)
-
-
-def order_score(enqueued_ms: int, priority: int, aging_seconds: int, front: bool = False) -> int:
-    score = enqueued_ms - priority * aging_seconds * 1000
-    return score - FRONT_BONUS_MS if front else score
-
-
-def effective_priority(priority: int, waited_seconds: float, aging_seconds: int) -> float:
-    return priority + waited_seconds / aging_seconds
-
-
-def ready_score(strategy: Strategy, idle_since_ms: int, load_total: int, last_offer_seq: int
-                ) -> int:
-    """Order of agents in a queue's ready set: lowest score is offered first."""
-    if strategy is Strategy.LEAST_OCCUPIED:
-        return load_total * 10**14 + idle_since_ms
-    if strategy is Strategy.ROUND_ROBIN:
-        return last_offer_seq
-    return idle_since_ms  # longest idle first; ring-all rings everyone anyway
 
 
 @dataclass(frozen=True)

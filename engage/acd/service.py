@@ -18,7 +18,6 @@ from engage.acd.store import AcdError, AcdStore, Outcome
 from engage.customers.profiles import ProfileDirectory
 from engage.infra.clock import now_ms
 from engage.infra.metrics import Metrics
-from engage.infra.redis_text import as_text
 from engage.models import Role
 from engage.staff.directory import StaffDirectory
 from engage.tasks import cancel_and_wait
@@ -29,7 +28,6 @@ DEFAULT_AHT_SECONDS = 180.0
 ROUTE_BATCH = 20
 # Agent pushes that carry a deadline (``deadline_ms``) the console counts down.
 TIMED_PUSHES = frozenset({"offer", "consult_offer", "wrap_up"})
-EVENT_STREAM_MAXLEN = 1_000_000  # as the Lua scripts' own entries
 
 
 # Offers ringing right now, all agents together: a console lists its own among them.
@@ -189,12 +187,10 @@ class Acd:
                                "record_calls": self.queues.records_calls(live.queue)}
         if live.state == "queued":
             position = await self.store.position(live.queue, ix)
-            aht = float(await self.store.redis.hget(
-                self.store.key("q", live.queue), "aht") or DEFAULT_AHT_SECONDS)
-            staffed = int(await self.store.redis.scard(
-                self.store.key("q", live.queue, "staffed")))
+            aht, staffed = await self.store.wait_inputs(live.queue)
             out["position"] = position
-            out["estimated_wait_seconds"] = round(estimated_wait(position or 0, aht, staffed))
+            out["estimated_wait_seconds"] = round(estimated_wait(
+                position or 0, aht or DEFAULT_AHT_SECONDS, staffed))
         return out
 
     async def accept(self, username: str, ix: str) -> dict[str, Any]:
@@ -213,11 +209,9 @@ class Acd:
         await self._run("wrap", ix, username, disposition)
         if note:
             # Beside the transition in the interaction's history (kind "note": KPIs skip it).
-            await self.store.redis.xadd(
-                self.store.key("events"),
+            await self.store.append_event(
                 {"kind": "note", "ix": ix, "agent": username, "note": note,
-                 "disposition": disposition, "at": str(now_ms())},
-                maxlen=EVENT_STREAM_MAXLEN, approximate=True)
+                 "disposition": disposition, "at": str(now_ms())})
 
     async def abandon(self, ix: str, reason: str = "customer_left") -> None:
         await self._run("abandon", ix, reason)
@@ -323,13 +317,9 @@ class Acd:
         each could take one more of right now: the targets of a transfer."""
         users = [u for u in await self.staff.list()
                  if not u.disabled and u.role in (Role.AGENT, Role.SUPERVISOR)]
-        async with self.store.redis.pipeline(transaction=False) as pipe:
-            for user in users:
-                pipe.hgetall(self.store.key("agent", user.username))
-            hashes = await pipe.execute()
+        hashes = await self.store.agents([u.username for u in users])
         out = []
-        for user, raw in zip(users, hashes, strict=True):
-            h = {as_text(k): as_text(v) for k, v in raw.items()}
+        for user, h in zip(users, hashes, strict=True):
             state = h.get("state", "offline")
             routable = state in ROUTABLE_STATES and h.get("connected") == "1"
             # The default capacity rules: the ones engage.services gives the Lua scripts.
@@ -340,16 +330,24 @@ class Acd:
                         "takes": [c for c in load if routable and can_take(load, c)]})
         return out
 
+    async def queue_snapshot(self, queue: str) -> tuple[int, int | None]:
+        """Waiting count and the enqueue time (ms) of the longest waiting interaction."""
+        return await self.store.queue_snapshot(queue)
+
+    async def agents_by_state(self) -> dict[str, int]:
+        return await self.store.agents_by_state()
+
+    async def ready_count(self, queue: str, channel: str) -> int:
+        """Agents ready to take one more ``channel`` contact from ``queue`` right now."""
+        return await self.store.ready_count(queue, channel)
+
     # -- timers ------------------------------------------------------------------------------
     async def sweep(self) -> None:
         await self._run("sweep", self.heartbeat_timeout_ms)
 
     async def heartbeat(self) -> None:
         """This node still holds these agents' sockets (a dead node's agents go stale)."""
-        if self._local_agents:
-            now = now_ms()
-            await self.store.redis.zadd(self.store.key("heartbeat"),
-                                        {a: now for a in self._local_agents}, xx=True)
+        await self.store.heartbeat(list(self._local_agents), now_ms())
 
     async def update_gauges(self) -> None:
         if self.metrics is None:

@@ -1,7 +1,8 @@
-"""The ACD's state in Redis: loads the Lua scripts and calls them (each call is atomic)."""
+"""The ACD's state in Redis, every engage:acd:* key: the Lua scripts, events, heartbeats, reads."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ from engage.acd.routing import DEFAULT_CAPACITY, AgentState, CapacityRules, Queu
 from engage.errors import EngageError
 from engage.infra.clock import now_ms
 from engage.infra.redis_text import as_text
+from engage.keys import ACD_EVENTS, ACD_PREFIX, AcdKeys
 
-PREFIX = "engage:acd:"
 _LUA_PARTS = ("acd_core.lua", "acd_flows.lua", "acd_ops.lua", "acd_entry.lua")
+EVENT_STREAM_MAXLEN = 1_000_000  # approximate, as the Lua scripts' own entries
 
 
 class AcdError(EngageError):
@@ -74,13 +76,11 @@ class Outcome:
 
 class AcdStore:
     def __init__(self, redis: aioredis.Redis, rules: CapacityRules = DEFAULT_CAPACITY,
-                 prefix: str = PREFIX) -> None:
-        self.redis = redis
+                 prefix: str = ACD_PREFIX) -> None:
+        self._redis = redis
         self.prefix = prefix
+        self.keys = AcdKeys(prefix)
         self._script = redis.register_script(load_script_text(rules))
-
-    def key(self, *parts: str) -> str:
-        return self.prefix + ":".join(parts)
 
     async def call(self, op: str, *args: object, at_ms: int | None = None,
                    raise_on_fail: bool = True) -> Outcome:
@@ -98,7 +98,7 @@ class AcdStore:
         return outcome
 
     async def next_interaction_id(self) -> str:
-        return f"ix{await self.redis.incr(self.key('ixseq')):010d}"
+        return f"ix{await self._redis.incr(self.keys.interaction_seq):010d}"
 
     async def save_queue(self, queue: QueueConfig) -> None:
         mapping: dict[Any, Any] = {
@@ -109,64 +109,104 @@ class AcdStore:
             "sticky_seconds": queue.sticky_seconds, "priority": queue.priority,
             "service_level": queue.service_level_seconds,
         }
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.key("q", queue.queue_id), mapping=mapping)
-            pipe.sadd(self.key("queues"), queue.queue_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.queue(queue.queue_id), mapping=mapping)
+            pipe.sadd(self.keys.queues, queue.queue_id)
             await pipe.execute()
 
     async def interaction(self, ix: str) -> Interaction | None:
         """The live interaction, or None (unknown, or expired a day after it ended)."""
-        raw = await self.redis.hgetall(self.key("ix", ix))
-        if not raw:
-            return None
-        return Interaction.from_hash(ix, {as_text(k): as_text(v) for k, v in raw.items()})
+        raw = await self.fields(ix)
+        return Interaction.from_hash(ix, raw) if raw else None
 
-    async def consult_deadline(self, ix: str) -> int:
-        """When the consultation offered on ``ix`` times out (ms), or 0."""
-        return int(await self.redis.zscore(self.key("consults"), ix) or 0)
+    async def fields(self, ix: str) -> dict[str, str]:
+        """The interaction's hash as stored: for the store's own tests and diagnostics;
+        everything else takes the typed ``interaction``."""
+        raw = await self._redis.hgetall(self.keys.interaction(ix))
+        return {as_text(k): as_text(v) for k, v in raw.items()}
 
     async def agent(self, username: str) -> dict[str, str]:
-        raw = await self.redis.hgetall(self.key("agent", username))
+        raw = await self._redis.hgetall(self.keys.agent(username))
         return {as_text(k): as_text(v) for k, v in raw.items()}
 
     async def agent_interactions(self, username: str) -> list[str]:
-        return sorted(as_text(m) for m in await self.redis.smembers(
-            self.key("agent", username, "ix")))
+        return sorted(as_text(m) for m in await self._redis.smembers(
+            self.keys.agent_interactions(username)))
 
     async def ringing(self, username: str, limit: int) -> list[str]:
         """Ring-all offers ringing this agent now (they live on the interaction only)."""
-        members = [as_text(m) for m in await self.redis.zrange(self.key("offers"), 0, limit - 1)
+        members = [as_text(m) for m in await self._redis.zrange(self.keys.offers, 0, limit - 1)
                    if isinstance(m, bytes | str)]
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._redis.pipeline(transaction=False) as pipe:
             for ix in members:
-                pipe.hmget(self.key("ix", ix), "state", "ring")
+                pipe.hmget(self.keys.interaction(ix), "state", "ring")
             rows = await pipe.execute()
         return [ix for ix, (state, ring) in zip(members, rows, strict=True)
                 if state is not None and as_text(state) == "offered"
                 and username in as_text(ring or "").split(",")]
 
     async def position(self, queue: str, ix: str) -> int | None:
-        rank = await self.redis.zrank(self.key("q", queue, "waiting"), ix)
+        rank = await self._redis.zrank(self.keys.waiting(queue), ix)
         return None if not isinstance(rank, int) else rank + 1
 
     async def ready_count(self, queue: str, channel: str) -> int:
         """Agents ready to take one more ``channel`` contact from ``queue`` right now."""
-        return int(await self.redis.zcard(self.key("q", queue, "ready", channel)))
+        return int(await self._redis.zcard(self.keys.ready(queue, channel)))
 
     async def queue_snapshot(self, queue: str) -> tuple[int, int | None]:
         """Waiting count and the enqueue time (ms) of the longest waiting interaction."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zcard(self.key("q", queue, "waiting"))
-            pipe.zrange(self.key("q", queue, "since"), 0, 0, withscores=True)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.keys.waiting(queue))
+            pipe.zrange(self.keys.waiting_since(queue), 0, 0, withscores=True)
             waiting, oldest = await pipe.execute()
         return int(waiting), (int(oldest[0][1]) if oldest else None)
 
     async def agents_by_state(self) -> dict[str, int]:
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self._redis.pipeline(transaction=False) as pipe:
             for state in AgentState:
-                pipe.scard(self.key("state", state.value))
+                pipe.scard(self.keys.agents_in_state(state.value))
             counts = await pipe.execute()
         return {state.value: int(n) for state, n in zip(AgentState, counts, strict=True)}
 
+    async def agents(self, usernames: Sequence[str]) -> list[dict[str, str]]:
+        """The agent hashes of ``usernames``, in one round trip ({} for one never signed in)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for username in usernames:
+                pipe.hgetall(self.keys.agent(username))
+            hashes = await pipe.execute()
+        return [{as_text(k): as_text(v) for k, v in raw.items()} for raw in hashes]
+
+    async def wait_inputs(self, queue: str) -> tuple[float | None, int]:
+        """What an estimated wait is made of: the queue's recent handle time (seconds, None
+        before anything was handled) and how many agents staff it."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.queue(queue), "aht")
+            pipe.scard(self.keys.staffed(queue))
+            aht, staffed = await pipe.execute()
+        return (float(aht) if aht else None), int(staffed)
+
+    async def consult_deadline(self, ix: str) -> int:
+        """When the open consultation offer on ``ix`` expires (ms; 0 when there is none)."""
+        score = await self._redis.zscore(self.keys.consults, ix)
+        return int(score or 0)
+
+    async def heartbeat(self, usernames: Iterable[str], at_ms: int) -> None:
+        """This node still holds these agents' sockets; agents signed out are not re-added."""
+        beats = dict.fromkeys(usernames, at_ms)
+        if beats:
+            await self._redis.zadd(self.keys.heartbeat, beats, xx=True)
+
+    async def append_event(self, fields: Mapping[str, str]) -> None:
+        """One entry in the ACD event stream beside the scripts' own (a note, a call event)."""
+        await append_event(self._redis, fields, self.keys.events)
+
     async def queue_ids(self) -> list[str]:
-        return sorted(as_text(q) for q in await self.redis.smembers(self.key("queues")))
+        return sorted(as_text(q) for q in await self._redis.smembers(self.keys.queues))
+
+
+async def append_event(redis: aioredis.Redis, fields: Mapping[str, str],
+                       stream: str = ACD_EVENTS) -> None:
+    """Append to the ACD event stream (for services that hold no AcdStore: calls)."""
+    await redis.xadd(stream, dict(fields), maxlen=EVENT_STREAM_MAXLEN,  # type: ignore[arg-type]
+                     approximate=True)
+

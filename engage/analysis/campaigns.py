@@ -43,11 +43,10 @@ class NoAnalysisResults(Conflict):
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    """Lists by creation, members by list; the exclusion reads (opt-outs, recent contacts)."""
+    """Lists by creation, members by list (the exclusion reads, opt-outs and recent contacts,
+    use the ledger's and the history's indexes)."""
     await db[LISTS].create_index([("created_at", ASCENDING)])
     await db[MEMBERS].create_index([("campaign_id", ASCENDING)])
-    await db.customers.create_index([("opt_out", ASCENDING)])
-    await db.interactions.create_index([("started_at", ASCENDING)])
 
 
 def _strings(body: Mapping[str, Any], name: str, allowed: Iterable[str] | None = None,

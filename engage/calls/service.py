@@ -8,13 +8,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from engage.acd.eventlog import STREAM
+from engage.acd.store import append_event
 from engage.calls.sdp_policy import MAX_CANDIDATES_PER_SIDE, TooManyCandidates
 from engage.errors import EngageError, NotFound
 from engage.infra import clock
 from engage.infra.redis_text import as_text
+from engage.keys import CALL_PREFIX, CallKeys
 
-PREFIX = "engage:call:"
 CALL_TTL_SECONDS = 24 * 3600  # state of a call nobody ends (both nodes gone) is dropped
 # A side whose socket left must send a call event again within this long, or the call ends;
 # a proposal nobody answers ends as well.
@@ -22,7 +22,6 @@ AWAY_LIMIT_MS = 60_000
 ANSWER_LIMIT_MS = 60_000
 ACTIVE = frozenset({"proposed", "accepted"})
 SIDES = ("agent", "visitor")
-STREAM_MAXLEN = 1_000_000  # as the ACD's own entries
 
 _MESSAGES = {
     "call_in_progress": "This conversation already has a call.",
@@ -136,9 +135,10 @@ def _flag(value: str | None) -> bool:
 class CallService:
     """Call state transitions (atomic, in Redis) and the call history in the ACD stream."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str = PREFIX) -> None:
+    def __init__(self, redis: aioredis.Redis, prefix: str = CALL_PREFIX) -> None:
         self._redis = redis
-        self._prefix = prefix
+        self._prefix = prefix  # the scripts build their keys from it, as CallKeys does
+        self._keys = CallKeys(prefix)
         self._create = redis.register_script(_CREATE)
         self._move = redis.register_script(_MOVE)
 
@@ -147,7 +147,7 @@ class CallService:
         return clock.now_ms()
 
     def _key(self, call_id: str) -> str:
-        return f"{self._prefix}c:{call_id}"
+        return self._keys.call(call_id)
 
     async def propose(self, ix: str, media: str, proposer: str, *, agent: str, visitor: str,
                       queue_records: bool, record_consent: bool) -> Call:
@@ -179,7 +179,7 @@ class CallService:
                     record_consent=_flag(h.get("record_consent")), away=away)
 
     async def active(self, ix: str) -> Call | None:
-        call_id = await self._redis.get(f"{self._prefix}ix:{ix}")
+        call_id = await self._redis.get(self._keys.active(ix))
         if not call_id:
             return None
         try:
@@ -236,7 +236,7 @@ class CallService:
     async def left(self, side: str, party: str, sid: str) -> list[str]:
         """Mark away the active calls this socket carried; the ids of those calls."""
         marked = []
-        for member in await self._redis.smembers(f"{self._prefix}party:{side}:{party}"):
+        for member in await self._redis.smembers(self._keys.party(side, party)):
             call_id = as_text(member)
             key = self._key(call_id)
             state, carrier = await self._redis.hmget(key, ["state", f"sid_{side}"])
@@ -253,5 +253,4 @@ class CallService:
         entry = {"kind": "call", "ix": call.interaction, "call": call.call_id, "event": event,
                  "actor": actor, "agent": call.agent, "media": call.media, "outcome": outcome,
                  **{k: str(v) for k, v in fields.items()}, "at": str(self.now_ms())}
-        await self._redis.xadd(STREAM, entry, maxlen=STREAM_MAXLEN,  # type: ignore[arg-type]
-                               approximate=True)
+        await append_event(self._redis, entry)

@@ -136,6 +136,17 @@ TOUCH_EVERY_MS = 60_000
 TOUCH_CACHE_MAX = 50_000
 
 
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    """Messages by client id (duplicates stored once) and by sequence (replay); a visitor's
+    and a customer's conversations (the ledger's contact history)."""
+    await db[MESSAGES].create_index(
+        [("interaction", ASCENDING), ("client_id", ASCENDING)], unique=True)
+    await db[MESSAGES].create_index([("interaction", ASCENDING), ("seq", ASCENDING)],
+                                    unique=True)
+    await db[CONVERSATIONS].create_index([("visitor", ASCENDING), ("last_ms", DESCENDING)])
+    await db[CONVERSATIONS].create_index([("customer", ASCENDING)])
+
+
 class ChatStore:
     """Messages in MongoDB (``chat_messages``), sequence and receipts in Redis."""
 
@@ -156,12 +167,7 @@ class ChatStore:
             return
         async with self._index_lock:
             if not self._indexed:
-                await self._messages.create_index(
-                    [("interaction", ASCENDING), ("client_id", ASCENDING)], unique=True)
-                await self._messages.create_index(
-                    [("interaction", ASCENDING), ("seq", ASCENDING)], unique=True)
-                await self._conversations.create_index(
-                    [("visitor", ASCENDING), ("last_ms", DESCENDING)])
+                await ensure_indexes(self._messages.database)
                 self._indexed = True
 
     # -- messages ----------------------------------------------------------------------------

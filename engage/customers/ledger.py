@@ -76,6 +76,18 @@ _SEARCH_PROJECTION = dict.fromkeys(("name", "name_zh", "phone", "email", "distri
                                     "membership"), 1)
 
 
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    """An index for every query path on what the ledger owns: search keys, contacts by
+    phone and e-mail, the analysis' attributes, campaigns' opt-outs, history per customer.
+    The other sources it reads by customer are indexed by their owners (history, chat
+    store, event log)."""
+    for key in ("search_name", "search_phone_rev", "search_email", "name_zh", "phone",
+                "email", "name", "district", "opt_out"):
+        await db.customers.create_index([(key, ASCENDING)])
+    await db[REVISIONS].create_index([("customer", ASCENDING), ("version", DESCENDING)])
+    await db[NOTES].create_index([("customer", ASCENDING), ("at_ms", DESCENDING)])
+
+
 class LedgerService:
     """Reads a customer's whole ledger and applies field-checked, versioned edits."""
 
@@ -98,15 +110,7 @@ class LedgerService:
             await cancel_and_wait([task])
 
     async def ensure_indexes(self) -> None:
-        """An index for every query path: search keys, each source by customer, history."""
-        for key in ("search_name", "search_phone_rev", "search_email", "name_zh", "phone",
-                    "email"):
-            await self._customers.create_index([(key, ASCENDING)])
-        for col, key in (("transactions", "customer_id"), ("interactions", "customer_id"),
-                         (CONVERSATIONS, "customer"), (EVENTS, "customer")):
-            await self._db[col].create_index([(key, ASCENDING)])
-        await self._revisions.create_index([("customer", ASCENDING), ("version", DESCENDING)])
-        await self._notes.create_index([("customer", ASCENDING), ("at_ms", DESCENDING)])
+        await ensure_indexes(self._db)
 
     async def _keep_search_keys(self) -> None:
         while True:

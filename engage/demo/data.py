@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from tqdm import tqdm
 
+from engage.customers import history, ledger
 from engage.demo import catalog as cat
 from engage.demo.catalog import DAY, N_DAYS
 from engage.demo.knowledge import load_demo_answers
@@ -342,11 +342,9 @@ async def _assert_reference_data(db: AsyncDatabase[Document], staff: StaffDirect
 
 
 async def _ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    for col, keys in (("customers", ("phone", "email", "name", "district")),
-                      ("transactions", ("customer_id", "at", "sku")),
-                      ("interactions", ("customer_id", "started_at"))):
-        for key in keys:
-            await db[col].create_index([(key, ASCENDING)])
+    """The owners' indexes of what was just loaded."""
+    await ledger.ensure_indexes(db)
+    await history.ensure_indexes(db)
 
 
 async def load_demo_data(db: AsyncDatabase[Document], staff: StaffDirectory, *,

@@ -11,14 +11,19 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from engage.acd import eventlog, kpis
+from engage.acd import eventlog
 from engage.analysis import campaigns, feedback
 from engage.analysis import store as analysis_store
+from engage.chat import store as chat_store
 from engage.config import Settings
+from engage.customers import history, ledger
 from engage.infra.embedded import EmbeddedMongo, EmbeddedRedis, EmbeddedServer, pid_alive
+from engage.sites import registry
+from engage.staff import directory
+from engage.visits import contact_requests
 
 log = logging.getLogger("engage.infra.backends")
 
@@ -76,13 +81,15 @@ def running_embedded(settings: Settings) -> dict[str, Any] | None:
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    """An index for every query path the foundation uses."""
-    await db.staff.create_index([("username", ASCENDING)], unique=True)
-    await db.staff.create_index([("role", ASCENDING)])
-    await db.sites.create_index([("site_key", ASCENDING)], unique=True)
-    await db.transactions.create_index([("customer_id", ASCENDING)])
+    """An index for every query path, each created by the module that owns the collection
+    (engage.owners); the rest create theirs when they start or on first use."""
+    await directory.ensure_indexes(db)
+    await registry.ensure_indexes(db)
+    await history.ensure_indexes(db)
+    await ledger.ensure_indexes(db)
+    await chat_store.ensure_indexes(db)
+    await contact_requests.ensure_indexes(db)
     await eventlog.ensure_indexes(db)
-    await kpis.ensure_indexes(db)
     await analysis_store.ensure_indexes(db)
     await campaigns.ensure_indexes(db)
     await feedback.ensure_indexes(db)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage import bus
@@ -34,6 +35,10 @@ def _to_site(doc: Document) -> Site:
                 allowed_origins=tuple(doc.get("allowed_origins") or ()),
                 identity_secret=doc.get("identity_secret", ""),
                 widget=dict(doc.get("widget") or {}))
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    await db.sites.create_index([("site_key", ASCENDING)], unique=True)
 
 
 class SiteRegistry:

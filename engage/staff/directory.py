@@ -8,6 +8,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -45,6 +46,11 @@ def _to_user(doc: Document) -> StaffUser:
                      disabled=bool(doc.get("disabled")),
                      skills=dict(doc.get("skills") or {}),
                      queues=tuple(doc.get("queues") or ()))
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    await db.staff.create_index([("username", ASCENDING)], unique=True)
+    await db.staff.create_index([("role", ASCENDING)])
 
 
 class StaffDirectory:

@@ -239,7 +239,7 @@ class VisitService:
                           state: dict[str, str], struggle: help_policy.StruggleState,
                           now: int) -> Document | None:
         queue = settings.queue
-        available = await self._acd.store.ready_count(queue, "chat") if queue else 0
+        available = await self._acd.ready_count(queue, "chat") if queue else 0
         decision = help_policy.decide(
             struggle, now, settings.thresholds, agents_available=available,
             opted_out=await self._invites.opted_out(who.visitor_id),
@@ -258,7 +258,7 @@ class VisitService:
         if await self._in_conversation(who.visitor_id):
             return None
         queues = sorted({r.queue for r in rules})
-        available = {q: await self._acd.store.ready_count(q, "chat") for q in queues}
+        available = {q: await self._acd.ready_count(q, "chat") for q in queues}
         affinity = state.get("affinity") or ""
         ctx = VisitContext(
             url=without_query(state.get("page_url", "")),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import time
 from typing import Any
 
 import msgspec
@@ -11,6 +9,7 @@ import msgspec
 from engage.acd.service import Acd
 from engage.errors import InvalidPayload
 from engage.services import Services
+from engage.visits.contact_requests import Requester
 from engage.visits.invites import Invite
 from engage.visits.service import Ingested, VisitService
 from signaling.handlers.acd import SocketNotifier, rejoin, start_contact
@@ -147,29 +146,24 @@ def register_visitor(server: EngageSocketServer, services: Services, visits: Vis
         await services.invites.set_opt_out(who.site_key, who.visitor_id, payload.opted_out)
         return {"opted_out": payload.opted_out}
 
-    async def keep_request(state: SocketState, collection: str, prefix: str,
-                           queue: str | None, fields: dict[str, Any]) -> str:
-        """A message or callback request for staff to follow up, stored as it came."""
+    async def requester(state: SocketState, queue: str | None) -> Requester:
         who = visitor(state)
-        doc = {"_id": prefix + secrets.token_urlsafe(12), "site": who.site_key,
-               "visitor": who.visitor_id, "customer": who.customer_id,
-               "queue": await queue_for(state, queue), **fields, "created_at": time.time()}
-        await services.backends.db[collection].insert_one(doc)
-        return str(doc["_id"])
+        return Requester(site=who.site_key, visitor=who.visitor_id, customer=who.customer_id,
+                         queue=await queue_for(state, queue))
 
     @server.handle(VISITOR_NS, "contact.message")
     async def leave_message(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, LeaveMessage)
         if not payload.email and not payload.phone:
             raise InvalidPayload("give an email address or a phone number to answer to")
-        message_id = await keep_request(state, "visitor_messages", "msg_", payload.queue, {
-            "name": payload.name, "email": payload.email, "phone": payload.phone,
-            "text": payload.text, "status": "new"})
+        message_id = await services.contact_requests.leave_message(
+            await requester(state, payload.queue), name=payload.name, email=payload.email,
+            phone=payload.phone, text=payload.text)
         return {"message_id": message_id}
 
     @server.handle(VISITOR_NS, "contact.callback")
     async def callback(state: SocketState, payload: Payload) -> dict[str, Any]:
         assert isinstance(payload, CallbackRequest)
-        callback_id = await keep_request(state, "callback_requests", "cb_", payload.queue, {
-            "name": payload.name, "phone": payload.phone, "status": "requested"})
+        callback_id = await services.contact_requests.request_callback(
+            await requester(state, payload.queue), name=payload.name, phone=payload.phone)
         return {"callback_id": callback_id}

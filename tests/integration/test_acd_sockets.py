@@ -180,8 +180,8 @@ async def test_agent_is_paused_after_consecutive_missed_offers(floor: Floor) -> 
     assert await floor.state_of(first) == "queued" and await floor.state_of(second) == "queued"
     agent = await floor.store.agent("alice")
     assert agent["state"] == "away" and agent["load:chat"] == "0"
-    assert await floor.store.redis.zscore(floor.store.key("q", "quick", "ready", "chat"),
-                                          "alice") is None
+    assert await floor.services.backends.redis.zscore(
+        floor.store.keys.ready("quick", "chat"), "alice") is None
 
 
 # -- agents vanishing ------------------------------------------------------------------------
@@ -231,7 +231,7 @@ async def test_visitor_sees_position_and_estimated_wait(floor: Floor) -> None:
     alice = await floor.agent("alice", available=False)  # signed in, staffing the queue
     visitors = [await floor.visitor(f"v{i}") for i in range(3)]
     replies = [await floor.ask(v, "sales", "voice") for v in visitors]
-    staffed = await floor.store.redis.scard(floor.store.key("q", "sales", "staffed"))
+    staffed = await floor.services.backends.redis.scard(floor.store.keys.staffed("sales"))
     assert staffed == 1
     for position, reply in enumerate(replies, start=1):
         assert reply["state"] == "queued" and reply["position"] == position

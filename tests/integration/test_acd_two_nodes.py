@@ -18,8 +18,8 @@ import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
 from engage.acd.routing import DEFAULT_CAPACITY
-from engage.acd.store import PREFIX
 from engage.infra.embedded import EmbeddedRedis, free_port
+from engage.keys import ACD
 from engage.models import Role
 from engage.staff.directory import StaffDirectory
 from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, login, socket_token
@@ -68,8 +68,8 @@ class Cluster:
 
     async def load(self, username: str) -> tuple[int, int]:
         """Chats an agent holds by its counter and by its set of interactions (Redis)."""
-        counter = await self.redis.hget(f"{PREFIX}agent:{username}", "load:chat")
-        held = await self.redis.scard(f"{PREFIX}agent:{username}:ix")
+        counter = await self.redis.hget(ACD.agent(username), "load:chat")
+        held = await self.redis.scard(ACD.agent_interactions(username))
         return int(counter or 0), int(held)
 
     async def within_capacity(self) -> None:
@@ -78,7 +78,7 @@ class Cluster:
             assert 0 <= counter <= CHAT_LIMIT and held <= CHAT_LIMIT, (username, counter, held)
 
     async def state(self, ix: str) -> dict[str, str]:
-        raw = await self.redis.hgetall(f"{PREFIX}ix:{ix}")
+        raw = await self.redis.hgetall(ACD.interaction(ix))
         return {str(k): str(v) for k, v in raw.items()}  # the client decodes responses
 
 

@@ -229,7 +229,7 @@ async def test_transcript_download_and_the_fallback_after_the_hash_expired(
     assert response.status == 403
 
     att = (await (await ann.upload(ix, GIF, "a.gif", "image/gif")).json())["attachment"]
-    await node.services.acd.store.redis.delete(node.services.acd.store.key("ix", ix))
+    await node.services.backends.redis.delete(node.services.acd.store.keys.interaction(ix))
     assert (await ann.download(att["id"])).status == 200
     assert (await bob.download(att["id"])).status == 403
     response = await http.post(url, json={"interaction": ix}, headers=ann.auth)

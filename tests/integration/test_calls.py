@@ -21,6 +21,7 @@ from engage.calls.ice import turn_credentials
 from engage.calls.service import ANSWER_LIMIT_MS, AWAY_LIMIT_MS, CallService
 from engage.errors import InvalidPayload
 from engage.infra.embedded import EmbeddedRedis
+from engage.keys import CallKeys
 from signaling.schemas import VISITOR_NS
 from signaling.server import SocketState
 from tests.call_peers import (
@@ -292,7 +293,7 @@ async def test_a_call_outlives_a_reconnect_but_not_a_side_gone_for_good(
     assert (await calls.get(call)).away == {}
 
     # The agent's console went away a minute ago and never came back.
-    await redis.hset(f"engage:call:c:{call}", "away_agent", str(calls.now_ms() - AWAY_LIMIT_MS))
+    await redis.hset(CallKeys().call(call), "away_agent", str(calls.now_ms() - AWAY_LIMIT_MS))
     restart = {"call": call, "kind": "restart"}
     assert (await back.refused("call.signal", restart, "call_ended"))["reason"] == "timeout"
     for peer in (agent, back):

@@ -168,10 +168,10 @@ async def test_respond_rules(invites: InviteService, redis: aioredis.Redis) -> N
             await invites.respond(invite.invite_id, "v1", action)
     expiring = await invites.consider(SITE, "v1", visit())
     assert expiring is not None
-    await redis.delete(f"{keys.PREFIX}:invite:{expiring.invite_id}")  # its hour is up
+    await redis.delete(keys.invite(expiring.invite_id))  # its hour is up
     with pytest.raises(NotFound):
         await invites.respond(expiring.invite_id, "v1", "accept")
-    assert not await redis.exists(f"{keys.PREFIX}:invite:{expiring.invite_id}")
+    assert not await redis.exists(keys.invite(expiring.invite_id))
 
 
 async def test_stats_and_conversion_once_per_visit(invites: InviteService) -> None:

@@ -10,7 +10,8 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage.acd import kpis
-from engage.acd.kpis import KpiService, ensure_indexes, report_to_json
+from engage.acd.eventlog import ensure_indexes
+from engage.acd.kpis import KpiService, report_to_json
 from engage.errors import InvalidPayload
 
 Document = dict[str, Any]

@@ -20,6 +20,7 @@ from aiortc import RTCSessionDescription as Description
 from engage.app import RECORDERS
 from engage.calls.service import AWAY_LIMIT_MS, CallService
 from engage.infra.embedded import EmbeddedRedis
+from engage.keys import CallKeys
 from tests.call_peers import (
     NO_ICE_SERVERS,
     CallFloor,
@@ -316,7 +317,7 @@ async def test_recordings_stop_on_the_calls_timeout_and_when_the_conversation_en
             await leg.until(lambda leg=leg: leg.packets > 0)  # type: ignore[misc]
             assert recorders.local(call) is not None
             if ending == "timeout":  # the visitor's widget left a minute ago, never back
-                await redis.hset(f"engage:call:c:{call}", "away_visitor",
+                await redis.hset(CallKeys().call(call), "away_visitor",
                                  str(CallService(redis).now_ms() - AWAY_LIMIT_MS))
                 await agent.refused("call.signal", {"call": call, "kind": "restart"},
                                     "call_ended")

@@ -1,4 +1,6 @@
-"""Routing policy: capacity, eligibility, aging order, strategies, hours, queue rules."""
+"""Routing rules Python uses at run time: capacity, eligibility, hours, queue rules, wait."""
+
+# The routing decision (order, aging, strategies) is the Lua's: test_acd_routing.py.
 
 from __future__ import annotations
 
@@ -9,17 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engage.acd.routing import (
-    FRONT_BONUS_MS,
     BusinessHours,
     CapacityRules,
     QueueConfig,
-    Strategy,
     can_take,
-    effective_priority,
     eligible,
     estimated_wait,
-    order_score,
-    ready_score,
 )
 from engage.errors import InvalidPayload
 
@@ -63,40 +60,6 @@ def test_eligibility_needs_every_skill_at_level() -> None:
     assert not eligible({"rent": 1}, {"rent": 2})
     assert not eligible({"rent": 3}, {"rent": 1, "en": 1})
     assert eligible({}, {})
-
-
-@given(st.lists(st.tuples(st.integers(0, 10_000_000), st.integers(0, 5)), min_size=2,
-                max_size=30), st.integers(1, 600), st.integers(10_000_000, 20_000_000))
-def test_static_score_orders_like_effective_priority(
-        items: list[tuple[int, int]], aging: int, now: int) -> None:
-    """Sorting by the stored score equals sorting by effective priority at any later time."""
-    by_score = sorted(range(len(items)), key=lambda i: (order_score(items[i][0], items[i][1],
-                                                                    aging), i))
-    by_priority = sorted(range(len(items)), key=lambda i: (
-        -effective_priority(items[i][1], (now - items[i][0]) / 1000, aging), i))
-    scores = [order_score(e, p, aging) for e, p in items]
-    # Ties in effective priority are ties in score: compare the orders as score sequences.
-    assert [scores[i] for i in by_score] == sorted(scores)
-    assert [scores[i] for i in by_priority] == sorted(scores)
-
-
-def test_fifo_within_equal_priority_and_front_requeue() -> None:
-    assert order_score(1000, 2, 60) < order_score(1001, 2, 60)
-    assert order_score(5000, 0, 60, front=True) < order_score(0, 9, 60)
-    assert order_score(5000, 0, 60, front=True) == 5000 - FRONT_BONUS_MS
-
-
-def test_a_minute_of_waiting_is_one_level() -> None:
-    assert order_score(60_000, 1, 60) == order_score(0, 0, 60)
-
-
-def test_strategies_order_agents() -> None:
-    assert ready_score(Strategy.LONGEST_IDLE, 100, 2, 9) < ready_score(
-        Strategy.LONGEST_IDLE, 200, 0, 1)
-    assert ready_score(Strategy.LEAST_OCCUPIED, 900, 0, 0) < ready_score(
-        Strategy.LEAST_OCCUPIED, 100, 1, 0)
-    assert ready_score(Strategy.ROUND_ROBIN, 900, 3, 4) < ready_score(
-        Strategy.ROUND_ROBIN, 100, 0, 5)
 
 
 def test_business_hours_in_shanghai() -> None:

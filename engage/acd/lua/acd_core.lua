@@ -66,7 +66,7 @@ local function set_ix_state(ix, h, to, reason, actor)
   log_ix(ix, h, from, to, reason, actor)
 end
 
--- Capacity (mirrors engage.routing.can_take).
+-- Capacity (engage.acd.routing.can_take gives the roster the same answers).
 local function load_of(ag)
   local load = {}
   for ch, _ in pairs(CAP.limits) do load[ch] = tonumber(ag['load:' .. ch] or '0') end
@@ -97,6 +97,8 @@ local function load_total(ag)
   return total
 end
 
+-- Order of agents in a queue's ready set, lowest first: longest idle (ring-all rings them
+-- all anyway); least occupied (load first, then idle time); round robin (longest since offered).
 local function ready_score(strategy, ag)
   local idle = tonumber(ag.idle_since_ms or '0')
   if strategy == 'least_occupied' then return load_total(ag) * 100000000000000 + idle end

@@ -11,6 +11,9 @@ local function enqueue(ix, q, channel, priority, customer, visitor, site, contex
     return fail('queue_full', {exit = cfg.exit})
   end
   local prio = tonumber(priority ~= '' and priority or cfg.priority or '0')
+  -- Aging: ``aging`` seconds of waiting are worth one priority level. Ordering by effective
+  -- priority (priority + waited / aging) equals ordering by this static score, so the waiting
+  -- zsets never need re-scoring as time passes; FRONT_BONUS puts requeued work first.
   local order = NOW - prio * tonumber(cfg.aging) * 1000
   local sticky = ''
   if customer ~= '' then sticky = redis.call('GET', key('sticky', customer)) or '' end
