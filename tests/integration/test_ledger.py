@@ -16,6 +16,7 @@ from engage.customers.ledger import RECENT_PER_LINE, REVISIONS, LedgerService
 from engage.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from engage.infra.backends import Document
 from engage.models import Role
+from engage.tasks import TaskSet
 from tests.conftest import LiveNode, login
 
 T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
@@ -74,9 +75,9 @@ async def seed(db: AsyncDatabase[Document]) -> None:
 
 
 @pytest.fixture
-async def ledger(db: AsyncDatabase[Document], redis: aioredis.Redis
+async def ledger(db: AsyncDatabase[Document], redis: aioredis.Redis, tasks: TaskSet
                  ) -> AsyncIterator[LedgerService]:
-    service = LedgerService(db, redis)
+    service = LedgerService(db, redis, tasks=tasks)
     await service.start()
     await seed(db)
     await service.backfill_search_keys()
