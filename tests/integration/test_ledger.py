@@ -247,8 +247,8 @@ class BothReadFirst(LedgerService):
     """Holds the first two customer reads until both happened, so two edits both pass the
     version read and only the filtered update_one can tell them apart."""
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.barrier = asyncio.Barrier(2)
         self.reads = 0
 
@@ -263,8 +263,9 @@ class BothReadFirst(LedgerService):
 @pytest.mark.parametrize("customer", [WANG, LEI, LI])
 async def test_concurrent_edits_from_one_version(ledger: LedgerService, customer: str,
                                                  db: AsyncDatabase[Document],
-                                                 redis: aioredis.Redis) -> None:
-    racing = BothReadFirst(db, redis)
+                                                 redis: aioredis.Redis,
+                                                 tasks: TaskSet) -> None:
+    racing = BothReadFirst(db, redis, tasks=tasks)
     outcomes = await asyncio.gather(
         edit(racing, customer, Role.AGENT, 0, phone="13811112222", district="Jing'an"),
         edit(racing, customer, Role.SUPERVISOR, 0, name="Someone Else"),
