@@ -48,6 +48,7 @@ from engage.acd.store import AcdStore, Outcome, load_script_text
 from engage.infra.backends import redis_client
 from engage.infra.embedded import EmbeddedRedis
 from engage.staff.directory import StaffDirectory
+from engage.tasks import TaskSet
 
 QUEUES = ("buy_sell", "rent", "decoration", "greening", "property_management")
 AGENTS = 1000
@@ -299,7 +300,8 @@ async def run(url: str) -> None:
     engage_sha = hashlib.sha1(load_script_text().encode()).hexdigest()
     configs = [QueueConfig(q, q.replace("_", " ").title(), max_length=50_000) for q in QUEUES]
     clock = OfferClock()
-    acd = Acd(store, BenchQueues(configs), NoStaff(), clock, node_id=NODE)
+    acd = Acd(store, BenchQueues(configs), NoStaff(), clock, node_id=NODE,
+              tasks=TaskSet())  # never started: the bench drives the service itself
     floor = redis.register_script(FLOOR_LUA)
     try:
         info = await redis.info("server")

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -126,12 +127,13 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
                           client_max_size=2 * 1024 * 1024)
     app[SERVICES] = services
 
-    fanout = RedisFanout(backends.redis_url, max_connections=settings.redis_max_connections)
+    fanout = RedisFanout(backends.redis_url, max_connections=settings.redis_max_connections,
+                         tasks=services.tasks)
     sockets = EngageSocketServer(
         metrics=services.metrics, client_manager=fanout,
         origin_allowed=services.sites.origin_known,
         session_check=lambda sid: services.sessions.get(sid),
-        connect_timeout=settings.connect_timeout_seconds,
+        connect_timeout=settings.connect_timeout_seconds, tasks=services.tasks,
         rate=settings.socket_rate, burst=settings.socket_burst)
     register(sockets, SignalingDeps(sessions=services.sessions, sites=services.sites,
                                     visitor_tokens=services.visitor_tokens,
@@ -139,7 +141,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     async def publish_queue_changed(queue: str) -> None:
         await bus.publish(backends.redis, bus.ACD_QUEUE_CHANGED, queue=queue)
 
-    notifier = SocketNotifier(sockets, services.acd, publish_queue_changed)
+    notifier = SocketNotifier(sockets, services.acd, publish_queue_changed, tasks=services.tasks)
     services.acd.notifier = notifier
     AcdHandlers(sockets, services.acd, services.access, notifier).register(sockets)
     register_visitor(sockets, services, services.visits, notifier)
@@ -149,7 +151,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
                  attachments=services.attachments, outbox=services.outbox,
                  visits=services.visits, gate=services.access, watchers=watchers
                  ).register(sockets)
-    listener = bus.EventListener(backends.redis_url)
+    listener = bus.EventListener(backends.redis_url, tasks=services.tasks)
     recorders = register_calls(sockets, services, services.access, listener)
     app[RECORDERS] = recorders
     sockets.attach(app, socketio_path="socket.io")
@@ -185,38 +187,58 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     listener.on(bus.KNOWLEDGE_CHANGED, services.knowledge.on_changed)
     register_bulletin(sockets, listener)
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+    async def task_set(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await services.tasks.close()  # last: whatever the resources left running
+
+    async def bus_events(app: web.Application) -> AsyncIterator[None]:
         await services.sites.refresh()
         await listener.start()
+        yield
+        await listener.stop()
+
+    async def socket_fanout(app: web.Application) -> AsyncIterator[None]:
         # Start the fan-out listener now, not at the first connection, so events published
         # by other nodes reach this node's rooms from the start.
         sockets.manager_initialized = True
-        fanout.initialize()
-        await services.eventlog.start()
-        await services.acd.start()
-        for service in (services.invites, services.attachments, services.recordings,
-                        services.outbox, services.trail, services.ledger, services.knowledge,
-                        services.bulletin):
-            await service.start()
-        await recorders.start()
-        log.info("node started", extra={"node": settings.node_id, "backends": backends.kind})
+        fanout.initialize()  # its listener runs in the task set (sockets' background tasks)
         yield
-        await recorders.stop()  # files closed and documents completed while Redis is there
-        for service in (services.bulletin, services.knowledge, services.ledger, services.trail,
-                        services.outbox, services.recordings, services.attachments,
-                        services.invites):
-            await service.stop()
-        await services.acd.stop()
-        await services.eventlog.stop()
-        await listener.stop()
-        thread = getattr(fanout, "thread", None)
-        if thread is not None:
-            thread.cancel()
+        await services.tasks.cancel(getattr(fanout, "thread", None))
         await fanout.close()
+
+    async def on_started(app: web.Application) -> None:
+        log.info("node started", extra={"node": settings.node_id, "backends": backends.kind})
 
     async def on_shutdown(app: web.Application) -> None:
         await sockets.close_all()
 
-    app.cleanup_ctx.append(lifecycle)
+    # One context per resource, in start order: aiohttp stops them in reverse, and a start
+    # that fails stops exactly those that started before it. The recorders stop first, so
+    # files are closed and documents completed while Redis and MongoDB are there.
+    app.cleanup_ctx.extend([task_set, bus_events, socket_fanout, _running(services.eventlog),
+                            _running(services.acd)])
+    app.cleanup_ctx.extend(_running(service) for service in (
+        services.invites, services.attachments, services.recordings, services.outbox,
+        services.trail, services.ledger, services.knowledge, services.bulletin))
+    app.cleanup_ctx.append(_running(recorders))
+    app.on_startup.append(on_started)
     app.on_shutdown.append(on_shutdown)
     return app
+
+
+class Startable(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def _running(resource: Startable) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that starts ``resource`` and stops it when the app stops."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        await resource.start()
+        yield
+        await resource.stop()
+
+    context.__qualname__ = f"running({type(resource).__name__})"
+    return context

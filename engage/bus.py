@@ -11,7 +11,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from engage import keys
-from engage.tasks import cancel_and_wait
+from engage.tasks import Backoff, TaskSet
 
 log = logging.getLogger("engage.bus")
 
@@ -37,9 +37,10 @@ class EventListener:
     Reconnects with capped exponential backoff; a failing handler never stops the loop.
     """
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, *, tasks: TaskSet) -> None:
         self._redis_url = redis_url
         self._handlers: dict[str, list[Handler]] = {}
+        self._tasks = tasks
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
 
@@ -48,35 +49,33 @@ class EventListener:
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="engage-event-listener")
+            # A pass ends when the connection is lost; a failed (re)connect backs off.
+            self._task = self._tasks.every(0, self._listen, name="engage-event-listener",
+                                           backoff=Backoff(0.1, 5.0))
             await asyncio.wait_for(self.ready.wait(), timeout=10)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
+        await self._tasks.cancel(task)
 
-    async def _run(self) -> None:
-        delay = 0.1
-        while True:
-            client = aioredis.Redis.from_url(self._redis_url, socket_timeout=None,
-                                             socket_connect_timeout=5)
-            try:
-                async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(keys.EVENTS_CHANNEL)
-                    self.ready.set()
-                    delay = 0.1
+    async def _listen(self) -> None:
+        """Subscribe, then deliver until the connection is lost."""
+        client = aioredis.Redis.from_url(self._redis_url, socket_timeout=None,
+                                         socket_connect_timeout=5)
+        try:
+            async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+                await pubsub.subscribe(keys.EVENTS_CHANNEL)
+                self.ready.set()
+                try:
                     async for message in pubsub.listen():
                         await self._dispatch(message.get("data"))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("event listener lost Redis; retrying", extra={
-                    "error": repr(exc), "retry_in": delay})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            finally:
-                await client.aclose()
+                except Exception as exc:
+                    # Lost after a good subscription: reconnect at once (the backoff is
+                    # for connections that fail), as a fresh start.
+                    log.warning("event listener lost Redis; reconnecting",
+                                extra={"error": repr(exc)})
+        finally:
+            await client.aclose()
 
     async def _dispatch(self, data: Any) -> None:
         try:

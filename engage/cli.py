@@ -179,18 +179,20 @@ async def _serve(settings: Settings) -> int:
         app = create_app(settings, backends)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=10)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        print(f"engage is up on {settings.public_url} (backends: {backends.kind})\n"
-              f"  staff sign-in:  {settings.public_url}/login\n"
-              f"  health:         {settings.public_url}/healthz  /readyz  /metrics",
-              flush=True)
-        log.info("listening", extra={"url": settings.public_url,
-                                     "settings": settings.redacted()})
-        await stop.wait()
-        log.info("shutting down")
-        await runner.cleanup()  # stop accepting, close sockets, then the cleanup contexts
+        try:
+            await runner.setup()  # a start that fails here is unwound by the cleanup below
+            site = web.TCPSite(runner, settings.host, settings.port)
+            await site.start()
+            print(f"engage is up on {settings.public_url} (backends: {backends.kind})\n"
+                  f"  staff sign-in:  {settings.public_url}/login\n"
+                  f"  health:         {settings.public_url}/healthz  /readyz  /metrics",
+                  flush=True)
+            log.info("listening", extra={"url": settings.public_url,
+                                         "settings": settings.redacted()})
+            await stop.wait()
+            log.info("shutting down")
+        finally:
+            await runner.cleanup()  # stop accepting, close sockets, then the cleanup contexts
     return 0
 
 

@@ -30,6 +30,7 @@ from engage.sites.visitor_tokens import VisitorTokens
 from engage.staff.auth import AuthService
 from engage.staff.directory import StaffDirectory
 from engage.staff.sessions import LoginThrottle, SessionStore
+from engage.tasks import TaskSet
 from engage.visits.contact_requests import ContactRequests
 from engage.visits.invites import InviteService
 from engage.visits.service import VisitService
@@ -40,6 +41,7 @@ from engage.visits.trail_store import TrailStore
 class Services:
     settings: Settings
     backends: Backends
+    tasks: TaskSet  # the node's background tasks; the app closes it last
     metrics: Metrics
     staff: StaffDirectory
     sessions: SessionStore
@@ -74,23 +76,26 @@ def build_services(settings: Settings, backends: Backends) -> Services:
                             settings.session_absolute_seconds)
     throttle = LoginThrottle(backends.redis)
     metrics = Metrics()
+    tasks = TaskSet()
     store = AcdStore(backends.redis)
     queues = QueueDirectory(backends.db, store)
-    acd = Acd(store, queues, staff, SilentNotifier(), node_id=settings.node_id, metrics=metrics,
+    acd = Acd(store, queues, staff, SilentNotifier(), node_id=settings.node_id, tasks=tasks,
+              metrics=metrics,
               grace_seconds=settings.agent_grace_seconds,
               profiles=ProfileDirectory(backends.db))
     analysis = AnalysisStore(backends.db, backends.redis)
     suggestions = SuggestionService(analysis, backends.db)
     sites = SiteRegistry(backends.db, backends.redis, settings.public_origin)
     invites = InviteService(backends.db, backends.redis)
-    trail = TrailStore(backends.db)
+    trail = TrailStore(backends.db, tasks=tasks)
     chat = ChatStore(backends.db, backends.redis)
     return Services(
-        settings=settings, backends=backends, metrics=metrics, staff=staff,
+        settings=settings, backends=backends, tasks=tasks, metrics=metrics, staff=staff,
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
         sites=sites,
         visitor_tokens=VisitorTokens(settings.secret_key), queues=queues, acd=acd,
-        eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id),
+        eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id,
+                                tasks=tasks),
         kpis=KpiService(backends.db), analysis=analysis, suggestions=suggestions,
         feedback=FeedbackService(backends.db, analysis, suggestions),
         campaigns=CampaignService(backends.db, analysis),
@@ -100,12 +105,13 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         chat=chat,
         attachments=AttachmentStore(backends.db, settings.data_dir.resolve() / "attachments",
                                     max_bytes=settings.attachment_max_bytes,
-                                    retention_days=settings.attachment_retention_days),
+                                    retention_days=settings.attachment_retention_days,
+                                    tasks=tasks),
         recordings=RecordingStore(backends.db, settings.data_dir.resolve() / "recordings",
                                   retention_days=settings.recording_retention_days,
-                                  node_id=settings.node_id),
-        outbox=MailOutbox(backends.db, settings.smtp_url, settings.mail_from),
-        ledger=LedgerService(backends.db, backends.redis),
+                                  tasks=tasks, node_id=settings.node_id),
+        outbox=MailOutbox(backends.db, settings.smtp_url, settings.mail_from, tasks=tasks),
+        ledger=LedgerService(backends.db, backends.redis, tasks=tasks),
         knowledge=KnowledgeService(backends.db, backends.redis),
         bulletin=BulletinService(backends.db, backends.redis),
         contact_requests=ContactRequests(backends.db))

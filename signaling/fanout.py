@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import redis.asyncio as aioredis
 import socketio
 
 from engage import keys
+from engage.tasks import TaskSet
 
 
 class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
     """AsyncRedisManager whose client waits for a free connection instead of failing fast,
     and whose pub/sub connection has no read timeout (a quiet channel is not an error)."""
 
-    def __init__(self, url: str, max_connections: int, write_only: bool = False) -> None:
+    def __init__(self, url: str, max_connections: int, *, tasks: TaskSet,
+                 write_only: bool = False) -> None:
         super().__init__(url, channel=keys.SOCKETIO_CHANNEL, write_only=write_only)
         self.max_connections = max_connections
+        self._tasks = tasks
         self.redis: aioredis.Redis | None = None
-        self._retired: set[asyncio.Task[Any]] = set()
 
     def _redis_connect(self) -> None:
         old: aioredis.Redis | None = self.redis
@@ -30,9 +29,7 @@ class RedisFanout(socketio.AsyncRedisManager):  # type: ignore[misc]
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.connected = True
         if old is not None:  # a reconnect: close the broken client instead of leaking it
-            task = asyncio.ensure_future(old.aclose())
-            self._retired.add(task)
-            task.add_done_callback(self._retired.discard)
+            self._tasks.spawn(old.aclose(), name="fanout-retire")
 
     async def close(self) -> None:
         if self.pubsub is not None:

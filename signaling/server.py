@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from engage.errors import EngageError, NotAuthenticated, RateLimited, UnknownEve
 from engage.infra.metrics import Metrics
 from engage.infra.ratelimit import TokenBucket
 from engage.models import Role, StaffSession, VisitorIdentity
+from engage.tasks import TaskSet
 from signaling.codec import OrjsonCodec
 from signaling.guard import MalformedPacket, check_event, split_event
 from signaling.schemas import MAX_PACKET_BYTES, NAMESPACES, Payload
@@ -70,7 +71,8 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def __init__(self, *, metrics: Metrics, client_manager: socketio.AsyncManager | None,
                  origin_allowed: Callable[[str | None], bool], session_check: SessionCheck,
-                 connect_timeout: float, rate: float = 20.0, burst: float = 40.0) -> None:
+                 connect_timeout: float, tasks: TaskSet, rate: float = 20.0,
+                 burst: float = 40.0) -> None:
         super().__init__(
             async_mode="aiohttp", client_manager=client_manager, json=OrjsonCodec,
             cors_allowed_origins=origin_allowed, cors_credentials=False,
@@ -85,7 +87,8 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._on_leave: dict[str, list[Callable[[SocketState], Awaitable[None]]]] = {}
         self._on_join: dict[str, list[Callable[[SocketState], Awaitable[None]]]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._task_set = tasks
+        self._tasks: set[asyncio.Task[Any]] = set()  # handler tasks: close_all() waits for them
         for ns in NAMESPACES:
             self.on("disconnect", self._make_disconnect(ns), namespace=ns)
 
@@ -108,7 +111,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             # After this handler returns python-socketio queues the CONNECT packet; hooks
             # run as a task so anything they emit reaches the client after it.
             for hook in self._on_join.get(namespace, []):
-                self._spawn(self._run_hook(hook, state))
+                self._spawn(self._run_hook(hook, state), "socket-join")
 
         self.on("connect", on_connect, namespace=namespace)
 
@@ -149,7 +152,8 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
         await super()._handle_eio_connect(eio_sid, environ)
         loop = asyncio.get_running_loop()
         self._timers[eio_sid] = loop.call_later(
-            self.connect_timeout, lambda: self._spawn(self._expire_if_anonymous(eio_sid)))
+            self.connect_timeout,
+            lambda: self._spawn(self._expire_if_anonymous(eio_sid), "socket-expire"))
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         timer = self._timers.pop(eio_sid, None)
@@ -226,7 +230,7 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         state.refused_in_row = 0
         self.metrics.events.labels(namespace, name).inc()
-        self._spawn(self._run_handler(state, handler, payload, pkt.id))
+        self._spawn(self._run_handler(state, handler, payload, pkt.id), "socket-event")
 
     async def _run_handler(self, state: SocketState, handler: AnyHandler, payload: Payload,
                            ack_id: int | None) -> None:
@@ -264,10 +268,17 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             packet.ACK, namespace=state.namespace, id=ack_id, data=[body]))
 
     # -- helpers for adapters -------------------------------------------------------------
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = self._task_set.spawn(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def start_background_task(self, target: Callable[..., Coroutine[Any, Any, Any]],
+                              *args: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        """python-socketio's own tasks (the fan-out listener among them) join the app's task
+        set, so the app's shutdown stops them."""
+        name = f"socketio-{getattr(target, '__name__', 'task')}"
+        return self._task_set.spawn(target(*args, **kwargs), name=name)
 
     async def drop_user(self, username: str, reason: str, session_id: str | None = None) -> int:
         """Tell and disconnect this node's sockets of one staff member (or of one session)."""

@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from engage.infra.backends import Document, ensure_indexes, redis_client
 from engage.infra.embedded import EmbeddedMongo, EmbeddedRedis
+from engage.tasks import TaskSet
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +62,14 @@ async def db(mongo_url: str, db_name: str) -> AsyncIterator[AsyncDatabase[Docume
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def tasks() -> AsyncIterator[TaskSet]:
+    """A task set for services built outside an app; closed (every task stopped) after."""
+    task_set = TaskSet()
+    yield task_set
+    await task_set.close()
 
 
 # -- a live engage node on real Redis and nx-27017 ----------------------------------------

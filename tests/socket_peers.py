@@ -174,7 +174,7 @@ class Floor:
             return str(created["interaction"])
 
     async def state_of(self, ix: str) -> str:
-        return (await self.store.interaction(ix))["state"]
+        return (await self.store.fields(ix))["state"]
 
     async def close(self) -> None:
         for peer in self.peers:

@@ -14,7 +14,7 @@ from pymongo.errors import BulkWriteError
 
 from engage.infra.redis_text import as_text
 from engage.keys import ACD_EVENTS
-from engage.tasks import cancel_and_wait
+from engage.tasks import Backoff, TaskSet
 
 log = logging.getLogger("engage.acd.eventlog")
 
@@ -44,11 +44,12 @@ class EventLogWriter:
     """A consumer in the ``eventlog`` group: every node runs one, each entry lands once."""
 
     def __init__(self, redis: aioredis.Redis, db: AsyncDatabase[dict[str, Any]],
-                 consumer: str, batch: int = 500) -> None:
+                 consumer: str, *, tasks: TaskSet, batch: int = 500) -> None:
         self._redis = redis
         self._col = db[COLLECTION]
         self.consumer = consumer
         self.batch = batch
+        self._tasks = tasks
         self._task: asyncio.Task[None] | None = None
         # One batch at a time: drain() waits for the background batch in flight.
         self._lock = asyncio.Lock()
@@ -60,12 +61,13 @@ class EventLogWriter:
             if "BUSYGROUP" not in str(exc):
                 raise
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="acd-eventlog")
+            # No pause between passes: each one blocks up to a second on the stream itself.
+            self._task = self._tasks.every(0, self._pass, name="acd-eventlog",
+                                           backoff=Backoff(0.1, 5.0))
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
+        await self._tasks.cancel(task)
         try:
             await self.drain()
         except Exception:
@@ -80,18 +82,8 @@ class EventLogWriter:
             if written == 0:
                 return total
 
-    async def _run(self) -> None:
-        delay = 0.1
-        while True:
-            try:
-                await self._step(block_ms=1000)
-                delay = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("event log write failed; retrying", extra={"retry_in": delay})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    async def _pass(self) -> None:
+        await self._step(block_ms=1000)
 
     async def _step(self, block_ms: int | None) -> int:
         async with self._lock:

@@ -20,7 +20,7 @@ from engage.infra.clock import now_ms
 from engage.infra.metrics import Metrics
 from engage.models import Role
 from engage.staff.directory import StaffDirectory
-from engage.tasks import cancel_and_wait
+from engage.tasks import TaskSet
 
 log = logging.getLogger("engage.acd.service")
 
@@ -59,7 +59,8 @@ class SilentNotifier:
 
 class Acd:
     def __init__(self, store: AcdStore, queues: QueueDirectory, staff: StaffDirectory,
-                 notifier: AcdNotifier, *, node_id: str, metrics: Metrics | None = None,
+                 notifier: AcdNotifier, *, node_id: str, tasks: TaskSet,
+                 metrics: Metrics | None = None,
                  profiles: ProfileDirectory | None = None,
                  grace_seconds: float = 30.0, heartbeat_timeout_seconds: float = 20.0,
                  sweep_interval: float = 0.25) -> None:
@@ -74,32 +75,21 @@ class Acd:
         self.heartbeat_timeout_ms = int(heartbeat_timeout_seconds * 1000)
         self.sweep_interval = sweep_interval
         self._local_agents: Counter[str] = Counter()
+        self._task_set = tasks
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
         await self.queues.refresh()
         if not self._tasks:
-            self._tasks = [asyncio.create_task(self._loop(self.sweep, self.sweep_interval),
-                                               name="acd-sweep"),
-                           asyncio.create_task(self._loop(self.heartbeat, 5.0),
-                                               name="acd-heartbeat"),
-                           asyncio.create_task(self._loop(self.update_gauges, 2.0),
-                                               name="acd-gauges")]
+            every = self._task_set.every
+            self._tasks = [every(self.sweep_interval, self.sweep, name="acd-sweep"),
+                           every(5.0, self.heartbeat, name="acd-heartbeat"),
+                           every(2.0, self.update_gauges, name="acd-gauges")]
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        await cancel_and_wait(tasks)
-
-    async def _loop(self, step: Any, interval: float) -> None:
-        while True:
-            try:
-                await step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("acd background step failed", extra={"step": step.__name__})
-            await asyncio.sleep(interval)
+        await self._task_set.cancel(*tasks)
 
     # -- outcomes ----------------------------------------------------------------------------
     async def _apply(self, outcome: Outcome, routed: set[str] | None = None) -> None:

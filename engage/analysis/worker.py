@@ -25,6 +25,7 @@ from engage.analysis import export as analysis_export
 from engage.analysis.inputs import Fingerprint, InputReader, fingerprint
 from engage.analysis.store import AnalysisStore
 from engage.errors import Conflict
+from engage.tasks import TaskSet
 
 log = logging.getLogger("engage.analysis")
 
@@ -120,24 +121,23 @@ class AnalysisWorker:
             raise AnalysisBusy(holder=str(holder or "").split(":")[0])
 
         async def renew() -> None:
-            while True:
-                await asyncio.sleep(self.lock_ttl / 4)
-                try:
-                    kept = await self.redis.eval(_RENEW, 1, keys.ANALYSIS_LOCK, token,
-                                                 str(self.lock_ttl))
-                except RedisError as exc:
-                    log.warning("analysis lock not renewed", extra={"error": str(exc)})
-                    continue
-                if not kept:
-                    log.warning("analysis lock lost; another worker may start a run")
+            try:
+                kept = await self.redis.eval(_RENEW, 1, keys.ANALYSIS_LOCK, token,
+                                             str(self.lock_ttl))
+            except RedisError as exc:
+                log.warning("analysis lock not renewed", extra={"error": str(exc)})
+                return
+            if not kept:
+                log.warning("analysis lock lost; another worker may start a run")
 
-        renewer = asyncio.create_task(renew())
+        # The worker process's own task set, for as long as the lock is held (the first
+        # renewal right away is harmless: it only extends the fresh lock).
+        renewer = TaskSet()
+        renewer.every(self.lock_ttl / 4, renew, name="analysis-lock")
         try:
             yield
         finally:
-            renewer.cancel()
-            with suppress(asyncio.CancelledError):
-                await renewer
+            await renewer.close()
             try:
                 await self.redis.eval(_RELEASE, 1, keys.ANALYSIS_LOCK, token)
             except RedisError as exc:  # the lock expires by itself

@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from engage.errors import NotFound
 from engage.infra.dates import utc
 from engage.infra.file_retention import RetentionSweep
+from engage.tasks import TaskSet
 
 Document = dict[str, Any]
 
@@ -48,13 +49,14 @@ class RecordingStore:
     """Files under ``root/<yyyy-mm-dd>/<id>.<ext>``; metadata in MongoDB ``recordings``."""
 
     def __init__(self, db: AsyncDatabase[Document], root: Path, *, retention_days: int,
-                 node_id: str = "") -> None:
+                 tasks: TaskSet, node_id: str = "") -> None:
         self._col = db[COLLECTION]
         self.root = root
         self.retention_days = retention_days
         self.node_id = node_id
         self._sweep = RetentionSweep(self._col, "recordings", projection={"path": 1},
-                                     path_of=lambda doc: self._path(str(doc["path"])))
+                                     path_of=lambda doc: self._path(str(doc["path"])),
+                                     tasks=tasks)
 
     async def ensure_indexes(self) -> None:
         await self._sweep.ensure_indexes()

@@ -18,6 +18,7 @@ from engage.chat.store import check_ix
 from engage.errors import NotFound, PayloadTooLarge, UnsupportedType
 from engage.infra.dates import utc
 from engage.infra.file_retention import RetentionSweep
+from engage.tasks import TaskSet
 
 Document = dict[str, Any]
 
@@ -86,7 +87,7 @@ class AttachmentStore:
     """Files under ``root/<yyyy-mm-dd>/<id>``, metadata in MongoDB ``attachments``."""
 
     def __init__(self, db: AsyncDatabase[Document], root: Path, *, max_bytes: int,
-                 retention_days: int) -> None:
+                 retention_days: int, tasks: TaskSet) -> None:
         self._db = db
         self._col = db[COLLECTION]
         self.root = root
@@ -94,7 +95,7 @@ class AttachmentStore:
         self.retention_days = retention_days
         self._sweep = RetentionSweep(
             self._col, "attachments", projection={"day": 1},
-            path_of=lambda doc: self._path(str(doc["day"]), str(doc["_id"])))
+            path_of=lambda doc: self._path(str(doc["day"]), str(doc["_id"])), tasks=tasks)
 
     @property
     def limit_text(self) -> str:

@@ -51,7 +51,7 @@ from engage.customers.ledger_policy import (
 from engage.errors import Conflict, InvalidPayload, NotFound
 from engage.infra.clock import now_ms
 from engage.models import Role
-from engage.tasks import cancel_and_wait
+from engage.tasks import TaskSet
 
 log = logging.getLogger("engage.customers.ledger")
 Document = dict[str, Any]
@@ -91,37 +91,28 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
 class LedgerService:
     """Reads a customer's whole ledger and applies field-checked, versioned edits."""
 
-    def __init__(self, db: AsyncDatabase[Document], redis: aioredis.Redis) -> None:
+    def __init__(self, db: AsyncDatabase[Document], redis: aioredis.Redis, *,
+                 tasks: TaskSet) -> None:
         self._db = db
         self._redis = redis
         self._customers = db.customers
         self._revisions = db[REVISIONS]
         self._notes = db[NOTES]
+        self._tasks = tasks
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.ensure_indexes()
         if self._task is None:
-            self._task = asyncio.create_task(self._keep_search_keys(), name="ledger-search")
+            self._task = self._tasks.every(BACKFILL_INTERVAL_SECONDS, self.backfill_search_keys,
+                                           name="ledger-search")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
+        await self._tasks.cancel(task)
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(self._db)
-
-    async def _keep_search_keys(self) -> None:
-        while True:
-            try:
-                await self.backfill_search_keys()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("search keys not backfilled; next pass later",
-                              extra={"retry_in": BACKFILL_INTERVAL_SECONDS})
-            await asyncio.sleep(BACKFILL_INTERVAL_SECONDS)
 
     async def backfill_search_keys(self) -> int:
         """Give every customer without search keys its keys; returns how many were given."""

@@ -13,7 +13,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from engage.infra.dates import utc, whole_seconds
-from engage.tasks import cancel_and_wait
+from engage.tasks import TaskSet
 
 log = logging.getLogger("engage.retention")
 
@@ -27,11 +27,13 @@ class RetentionSweep:
     """Deletes the files of documents past `expires_at`, then the documents, every hour."""
 
     def __init__(self, col: AsyncCollection[Document], what: str, *,
-                 projection: Mapping[str, int], path_of: Callable[[Document], Path]) -> None:
+                 projection: Mapping[str, int], path_of: Callable[[Document], Path],
+                 tasks: TaskSet) -> None:
         self._col = col
         self._what = what  # "attachments", "recordings": for logs and the task name
         self._projection = {**projection, "expires_at": 1}
         self._path_of = path_of
+        self._tasks = tasks
         self._task: asyncio.Task[None] | None = None
 
     async def ensure_indexes(self) -> None:
@@ -41,24 +43,17 @@ class RetentionSweep:
     async def start(self) -> None:
         await self.ensure_indexes()
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"{self._what}-expiry")
+            self._task = self._tasks.every(EXPIRE_EVERY_SECONDS, self._pass,
+                                           name=f"{self._what}-expiry")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
+        await self._tasks.cancel(task)
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                removed = await self.expire()
-                if removed:
-                    log.info("expired %s", self._what, extra={"removed": removed})
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s expiry failed; trying again next hour", self._what)
-            await asyncio.sleep(EXPIRE_EVERY_SECONDS)
+    async def _pass(self) -> None:
+        removed = await self.expire()
+        if removed:
+            log.info("expired %s", self._what, extra={"removed": removed})
 
     async def expire(self, now: datetime | None = None) -> int:
         """Delete what is past retention (files first, then their documents)."""

@@ -23,13 +23,17 @@ class GroupInsert:
         self._collection = collection
         self._pending: list[tuple[Document, asyncio.Future[None]]] = []
         self._writing = False
+        # Not an app background task: each batch is awaited by the callers whose documents
+        # it holds (and must finish for them), so it lives exactly as long as they wait. The
+        # reference only keeps the event loop from dropping it.
+        self._drainer: asyncio.Task[None] | None = None
 
     async def insert(self, doc: Document) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((doc, future))
         if not self._writing:
             self._writing = True
-            asyncio.get_running_loop().create_task(self._drain())
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
         await future
 
     async def _drain(self) -> None:

@@ -21,7 +21,7 @@ from analytics.patterns import EMAIL
 from engage.chat.store import ChatStore
 from engage.errors import InvalidPayload
 from engage.infra.clock import now_ms
-from engage.tasks import cancel_and_wait
+from engage.tasks import Backoff, TaskSet
 
 log = logging.getLogger("engage.infra.mailer")
 
@@ -100,12 +100,14 @@ class MailOutbox:
     """Mail is queued in ``mail_outbox`` first; without ``smtp_url`` it stays queued (an
     operator can send it later by configuring SMTP), with it a background loop sends it."""
 
-    def __init__(self, db: AsyncDatabase[Document], smtp_url: str, mail_from: str) -> None:
+    def __init__(self, db: AsyncDatabase[Document], smtp_url: str, mail_from: str, *,
+                 tasks: TaskSet) -> None:
         self._db = db
         self._col = db[COLLECTION]
         self.smtp_url = smtp_url
         self.mail_from = mail_from
         self._target = SmtpTarget.parse(smtp_url) if smtp_url else None
+        self._tasks = tasks
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -116,12 +118,13 @@ class MailOutbox:
     async def start(self) -> None:
         await self.ensure_indexes()
         if self._target is not None and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="mail-outbox")
+            # enqueue() sets _wake, so a new mail goes out at once, not at the next poll.
+            self._task = self._tasks.every(POLL_SECONDS, self.send_pending, name="mail-outbox",
+                                           wake=self._wake, backoff=Backoff(1.0, 300.0))
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            await cancel_and_wait([task])
+        await self._tasks.cancel(task)
 
     async def enqueue(self, to: str, subject: str, body: str, *, kind: str, ref: str) -> str:
         """Queue one plain-text mail; returns its id."""
@@ -146,24 +149,6 @@ class MailOutbox:
 
     async def get(self, mail_id: str) -> Document | None:
         return await self._col.find_one({"_id": mail_id})
-
-    async def _run(self) -> None:
-        delay = 1.0
-        while True:
-            try:
-                await self.send_pending()
-                delay = 1.0
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-                except TimeoutError:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("mail outbox pass failed", extra={"retry_in": delay})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 300.0)
 
     async def send_pending(self) -> int:
         """Send every mail that is due now; returns how many were sent."""

@@ -10,7 +10,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
 
-from engage.tasks import cancel_and_wait
+from engage.tasks import TaskSet
 
 log = logging.getLogger("engage.trail")
 
@@ -25,12 +25,13 @@ class TrailStore:
     """Trail events are buffered and inserted in batches: a page view is not worth a MongoDB
     round trip of its own, and a crash loses at most the last half second of trail."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, tasks: TaskSet) -> None:
         self._visits = db.visits
         self._events = db.visit_events
         self._buffer: list[Document] = []
         self._in_flight: list[Document] = []  # taken from the buffer, not yet stored
         self._touched: dict[str, Document] = {}  # visit id -> fields to set on the visit doc
+        self._tasks = tasks
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.dropped = 0
@@ -42,12 +43,13 @@ class TrailStore:
     async def start(self) -> None:
         await self.ensure_indexes()
         if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="trail-flush")
+            # A full buffer sets _wake: the flush starts early instead of after the interval.
+            self._task = self._tasks.every(FLUSH_INTERVAL, self.flush, name="trail-flush",
+                                           wake=self._wake)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            await cancel_and_wait([self._task])
-            self._task = None
+        task, self._task = self._task, None
+        await self._tasks.cancel(task)
         await self.flush()
 
     async def open_visit(self, visit: Document) -> None:
@@ -65,18 +67,6 @@ class TrailStore:
         touched["$pages"] = pages  # counted, not replaced: several batches per flush
         if len(self._buffer) >= FLUSH_AT:
             self._wake.set()
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("trail flush failed; retrying")
 
     async def flush(self) -> None:
         events, self._buffer = self._buffer, []

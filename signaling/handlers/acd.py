@@ -13,6 +13,7 @@ from engage.acd.service import Acd
 from engage.acd.store import AcdError
 from engage.errors import Forbidden
 from engage.models import Role
+from engage.tasks import TaskSet
 from signaling.handlers.base import Namespace, on
 from signaling.schemas import (
     AGENT_NS,
@@ -36,14 +37,15 @@ class SocketNotifier:
     on the bus, and every node refreshes the visitors whose sockets it holds."""
 
     def __init__(self, server: EngageSocketServer, acd: Acd,
-                 publish: Callable[[str], Awaitable[None]] | None = None) -> None:
+                 publish: Callable[[str], Awaitable[None]] | None = None, *,
+                 tasks: TaskSet) -> None:
         self._server = server
         self._acd = acd
         self._publish = publish
         # Interactions of this node's visitor sockets, until they end: ix -> (sid, queue).
         self.local: dict[str, tuple[str, str]] = {}
         self._pending: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = tasks
 
     async def to_agent(self, username: str, event: str, data: dict[str, Any]) -> None:
         await self._server.emit(event, data, room=f"user:{username}", namespace=AGENT_NS)
@@ -57,12 +59,10 @@ class SocketNotifier:
         if queue in self._pending:
             return
         self._pending.add(queue)
-        task = asyncio.create_task(self._announce(queue))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.later(QUEUE_STATUS_DEBOUNCE, lambda: self._announce(queue),
+                          name="queue-status")
 
     async def _announce(self, queue: str) -> None:
-        await asyncio.sleep(QUEUE_STATUS_DEBOUNCE)
         self._pending.discard(queue)
         if self._publish is not None:
             await self._publish(queue)  # every node, this one included, refreshes its own

@@ -46,7 +46,6 @@ def register_calls(server: EngageSocketServer, services: Services, gate: AccessG
     them)."""
     calls = CallService(services.backends.redis)
     acd = services.acd
-    tasks: set[asyncio.Task[None]] = set()
 
     # -- delivery ------------------------------------------------------------------------
     async def push(call: Call, side: str, event: str, data: dict[str, Any]) -> None:
@@ -57,7 +56,8 @@ def register_calls(server: EngageSocketServer, services: Services, gate: AccessG
             await server.emit(event, body, room=f"user:{call.agent}", namespace=AGENT_NS)
 
     recorders = RecorderDirectory(services.backends.redis, calls, services.recordings,
-                                  acd, services.settings.node_id, push)
+                                  acd, services.settings.node_id, push,
+                                  tasks=services.tasks)
     recorders.listen(listener)
 
     async def finish(call: Call, by: str, reason: str) -> bool:
@@ -109,11 +109,8 @@ def register_calls(server: EngageSocketServer, services: Services, gate: AccessG
     acd.notifier = RecheckingNotifier(acd.notifier, recheck)
 
     def check_later(call: Call, seconds: float) -> None:
-        def fire() -> None:
-            task = asyncio.ensure_future(recheck(call.interaction))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        asyncio.get_running_loop().call_later(seconds + CHECK_MARGIN_SECONDS, fire)
+        services.tasks.later(seconds + CHECK_MARGIN_SECONDS,
+                             lambda: recheck(call.interaction), name="call-recheck")
 
     # -- events ------------------------------------------------------------------------------
     async def propose(state: SocketState, payload: Payload) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -17,7 +17,7 @@ from engage.calls.recordings import RecordingStore
 from engage.calls.service import Call, CallRefused, CallService
 from engage.errors import EngageError, NotFound
 from engage.infra.redis_text import as_text
-from engage.tasks import cancel_and_wait
+from engage.tasks import TaskSet
 from signaling.recording.file import CallRecording
 from signaling.recording.offer import check_offer
 from signaling.recording.peer import RecordedCall
@@ -56,7 +56,7 @@ class RecorderDirectory:
     """This node's recorded calls, and the way to the node that records any other."""
 
     def __init__(self, redis: aioredis.Redis, calls: CallService, store: RecordingStore,
-                 interactions: Interactions, node_id: str, push: Push,
+                 interactions: Interactions, node_id: str, push: Push, *, tasks: TaskSet,
                  configuration: RTCConfiguration | None = None) -> None:
         self._redis = redis
         self._calls = calls
@@ -69,7 +69,8 @@ class RecorderDirectory:
         self._creating = asyncio.Lock()
         self._replies: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._stopped: dict[str, asyncio.Event] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._task_set = tasks
+        self._tasks: set[asyncio.Task[Any]] = set()  # ours among them: stop() waits for them
         self._heartbeat: asyncio.Task[None] | None = None
 
     def listen(self, listener: bus.EventListener) -> None:
@@ -83,19 +84,19 @@ class RecorderDirectory:
 
     async def start(self) -> None:
         if self._heartbeat is None:
-            self._heartbeat = asyncio.create_task(self._beat(), name="recorder-heartbeat")
+            self._heartbeat = self._task_set.every(HEARTBEAT_SECONDS, self._beat,
+                                                   name="recorder-heartbeat")
 
     async def stop(self) -> None:
         """Finish every local recording (the node goes away, and their media with it)."""
         task, self._heartbeat = self._heartbeat, None
-        if task is not None:
-            await cancel_and_wait([task])
+        await self._task_set.cancel(task)
         for call_id in list(self._local):
             await self._finish_local(call_id)
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Future[Any]:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Future[Any]:
+        task = self._task_set.spawn(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -104,7 +105,7 @@ class RecorderDirectory:
         """Finishes the call's local recording in a task of its own: a caller that is
         cancelled (a socket handler, the heartbeat when the node stops) cannot leave the file
         half closed, and ``stop()`` waits for it."""
-        return asyncio.shield(self._spawn(self._finish_local(call_id)))
+        return asyncio.shield(self._spawn(self._finish_local(call_id), "recorder-finish"))
 
     # -- signals -----------------------------------------------------------------------------
     async def signal(self, call: Call, side: str, kind: str, sdp: str | None,
@@ -192,7 +193,8 @@ class RecorderDirectory:
 
     async def _on_request(self, event: dict[str, Any]) -> None:
         if event.get("node") == self._node:
-            self._spawn(self._serve(event))  # the bus loop must not wait for ICE gathering
+            # The bus loop must not wait for ICE gathering.
+            self._spawn(self._serve(event), "recorder-serve")
 
     async def _serve(self, event: dict[str, Any]) -> None:
         try:
@@ -228,7 +230,7 @@ class RecorderDirectory:
 
     async def _on_stop(self, event: dict[str, Any]) -> None:
         if event.get("node") == self._node and str(event.get("call")) in self._local:
-            self._spawn(self._finish_local(str(event["call"])))
+            self._spawn(self._finish_local(str(event["call"])), "recorder-finish")
 
     async def _finish_local(self, call_id: str) -> None:
         entry = self._local.pop(call_id, None)
@@ -261,19 +263,15 @@ class RecorderDirectory:
     async def _beat(self) -> None:
         """Keep this node's claims alive; finish recordings whose call ended unnoticed (a
         stop message lost while Redis reconnected, a call that expired)."""
-        while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            for call_id in list(self._local):
+        for call_id in list(self._local):
+            try:
                 try:
-                    try:
-                        active = (await self._calls.get(call_id)).active
-                    except NotFound:
-                        active = False
-                    if active:
-                        await self._redis.expire(keys.recorder_owner(call_id), OWNER_TTL)
-                    else:
-                        await self._finishing(call_id)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("recorder heartbeat failed", extra={"call": call_id})
+                    active = (await self._calls.get(call_id)).active
+                except NotFound:
+                    active = False
+                if active:
+                    await self._redis.expire(keys.recorder_owner(call_id), OWNER_TTL)
+                else:
+                    await self._finishing(call_id)
+            except Exception:  # one call's failure must not skip the others
+                log.exception("recorder heartbeat failed", extra={"call": call_id})

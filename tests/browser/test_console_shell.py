@@ -224,7 +224,7 @@ async def test_wrap_up_with_a_disposition_and_note_ends_the_tab(desk: Desk) -> N
     await expect(agent.page.get_by_role("tab")).to_have_count(0)
     await expect(agent.page.get_by_role("tabpanel")).to_have_count(0)
     await expect(agent.page.get_by_test_id("agent-state")).to_have_text("Available")
-    ix_hash = await desk.floor.store.interaction(ix)
+    ix_hash = await desk.floor.store.fields(ix)
     assert ix_hash["state"] == "closed" and ix_hash["disposition"] == "resolved"
     await desk.node.services.eventlog.drain()
     notes = [d async for d in desk.node.services.backends.db["acd_events"].find(
@@ -250,7 +250,7 @@ async def test_cold_transfer_to_a_queue(desk: Desk) -> None:
     await expect(agent.page.get_by_role("tab")).to_have_count(0)
     await expect(agent.page.locator("#console-status")).to_have_text(
         "Transferred to queue Billing.")
-    moved = await desk.floor.store.interaction(ix)
+    moved = await desk.floor.store.fields(ix)
     assert moved["queue"] == "billing" and moved["state"] == "queued"
     assert agent.errors == []
 

@@ -153,7 +153,7 @@ async def test_loader_boots_without_errors_and_help_click_queues_a_chat(shop: Sh
     offer = await agent.expect("offer")
     assert offer["queue"] == "help" and offer["context"]["client"]["name"] == "Li Wei"
     assert offer["context"]["page"]["url"] == f"{SITE_ORIGIN}/"
-    assert await shop.node.services.acd.store.interaction(offer["interaction"])
+    assert await shop.node.services.acd.interaction(offer["interaction"])
     assert visitor.errors == []
 
 

@@ -82,7 +82,7 @@ class AcdMachine(RuleBasedStateMachine):
     def in_state(self, *states: str) -> list[tuple[str, dict[str, str]]]:
         found = []
         for ix in self.created:
-            h = self.run(self.store.interaction(ix))
+            h = self.run(self.store.fields(ix))
             if h.get("state") in states:
                 found.append((ix, h))
         return found
@@ -157,7 +157,7 @@ class AcdMachine(RuleBasedStateMachine):
     # -- invariants ------------------------------------------------------------------------
     def snapshot(self) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]],
                                 dict[str, set[str]]]:
-        ixs = {ix: self.run(self.store.interaction(ix)) for ix in self.created}
+        ixs = {ix: self.run(self.store.fields(ix)) for ix in self.created}
         agents = {a: self.run(self.store.agent(a)) for a in AGENTS}
         held = {a: set(self.run(self.store.agent_interactions(a))) for a in AGENTS}
         return ixs, agents, held

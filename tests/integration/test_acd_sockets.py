@@ -257,7 +257,7 @@ async def test_max_wait_ends_with_a_callback(floor: Floor) -> None:
     assert (await visitor.expect("timed_out", interaction=ix))["exit"] == "callback"
     status = await visitor.ok("contact.status", {"interaction": ix})
     assert status["state"] == "timed_out"
-    assert (await floor.store.interaction(ix))["exit"] == "callback"
+    assert (await floor.store.fields(ix))["exit"] == "callback"
 
 
 async def test_max_wait_overflows_to_another_queue(floor: Floor) -> None:
@@ -369,7 +369,7 @@ async def test_ending_a_conversation_under_consultation_lets_the_colleague_go(
     await alice.expect("consult_cancelled", interaction=ix)
     assert await bob.interactions() == []
     assert (await floor.store.agent("bob"))["load:chat"] == "0"
-    assert (await floor.store.interaction(ix))["state"] == "wrap_up"
+    assert (await floor.store.fields(ix))["state"] == "wrap_up"
 
 
 # -- capacity --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from engage.chat.attachments import AttachmentStore, safe_name, sniff
 from engage.errors import NotFound, PayloadTooLarge, UnsupportedType
 from engage.infra.backends import Document
+from engage.tasks import TaskSet
 from tests.conftest import SITE_KEY, LiveNode, login
 
 IX = "ix0000000042"
@@ -29,8 +30,10 @@ MB = 1024 * 1024
 
 
 @pytest.fixture
-async def store(db: AsyncDatabase[Document], tmp_path: Path) -> AttachmentStore:
-    attachments = AttachmentStore(db, tmp_path / "att", max_bytes=MB, retention_days=90)
+async def store(db: AsyncDatabase[Document], tmp_path: Path, tasks: TaskSet
+                ) -> AttachmentStore:
+    attachments = AttachmentStore(db, tmp_path / "att", max_bytes=MB, retention_days=90,
+                                  tasks=tasks)
     await attachments.ensure_indexes()
     return attachments
 

@@ -194,7 +194,7 @@ async def test_an_http_change_reaches_other_nodes_over_the_bus(
     async def done(event: dict[str, Any]) -> None:
         refreshed.set()
 
-    listener = bus.EventListener(node.services.backends.redis_url)
+    listener = bus.EventListener(node.services.backends.redis_url, tasks=node.services.tasks)
     listener.on(bus.KNOWLEDGE_CHANGED, other.on_changed)  # what engage.app wires on each node
     listener.on(bus.KNOWLEDGE_CHANGED, done)  # handlers run in order: set once other is current
     await listener.start()

@@ -16,6 +16,7 @@ from engage.customers.ledger import RECENT_PER_LINE, REVISIONS, LedgerService
 from engage.errors import Conflict, Forbidden, InvalidPayload, NotFound
 from engage.infra.backends import Document
 from engage.models import Role
+from engage.tasks import TaskSet
 from tests.conftest import LiveNode, login
 from tests.staff_http import call
 
@@ -75,9 +76,9 @@ async def seed(db: AsyncDatabase[Document]) -> None:
 
 
 @pytest.fixture
-async def ledger(db: AsyncDatabase[Document], redis: aioredis.Redis
+async def ledger(db: AsyncDatabase[Document], redis: aioredis.Redis, tasks: TaskSet
                  ) -> AsyncIterator[LedgerService]:
-    service = LedgerService(db, redis)
+    service = LedgerService(db, redis, tasks=tasks)
     await service.start()
     await seed(db)
     await service.backfill_search_keys()
@@ -247,8 +248,8 @@ class BothReadFirst(LedgerService):
     """Holds the first two customer reads until both happened, so two edits both pass the
     version read and only the filtered update_one can tell them apart."""
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.barrier = asyncio.Barrier(2)
         self.reads = 0
 
@@ -263,8 +264,9 @@ class BothReadFirst(LedgerService):
 @pytest.mark.parametrize("customer", [WANG, LEI, LI])
 async def test_concurrent_edits_from_one_version(ledger: LedgerService, customer: str,
                                                  db: AsyncDatabase[Document],
-                                                 redis: aioredis.Redis) -> None:
-    racing = BothReadFirst(db, redis)
+                                                 redis: aioredis.Redis,
+                                                 tasks: TaskSet) -> None:
+    racing = BothReadFirst(db, redis, tasks=tasks)
     outcomes = await asyncio.gather(
         edit(racing, customer, Role.AGENT, 0, phone="13811112222", district="Jing'an"),
         edit(racing, customer, Role.SUPERVISOR, 0, name="Someone Else"),

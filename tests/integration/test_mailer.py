@@ -19,6 +19,7 @@ from engage.chat.store import ChatStore
 from engage.errors import InvalidPayload
 from engage.infra.backends import Document
 from engage.infra.mailer import MAX_ATTEMPTS, MailOutbox, SmtpTarget, check_address
+from engage.tasks import TaskSet
 
 IX = "ix0000000042"
 
@@ -80,9 +81,9 @@ def test_good_addresses_and_smtp_urls() -> None:
 
 
 async def test_a_transcript_arrives_by_smtp(db: AsyncDatabase[Document], chat: ChatStore,
-                                            smtp: tuple[Inbox, str]) -> None:
+                                            smtp: tuple[Inbox, str], tasks: TaskSet) -> None:
     inbox, url = smtp
-    outbox = MailOutbox(db, url, "engage@homes.example")
+    outbox = MailOutbox(db, url, "engage@homes.example", tasks=tasks)
     await outbox.ensure_indexes()
     await chat.send(IX, sender="agent", name="Lin", client_id=str(uuid.uuid4()),
                     text="您好, the flat on Elm Street is still available")
@@ -107,8 +108,9 @@ async def test_a_transcript_arrives_by_smtp(db: AsyncDatabase[Document], chat: C
     assert await outbox.send_pending() == 0
 
 
-async def test_without_smtp_mail_stays_queued(db: AsyncDatabase[Document]) -> None:
-    outbox = MailOutbox(db, "", "engage@localhost")
+async def test_without_smtp_mail_stays_queued(db: AsyncDatabase[Document],
+                                               tasks: TaskSet) -> None:
+    outbox = MailOutbox(db, "", "engage@localhost", tasks=tasks)
     mail_id = await outbox.enqueue("ann@example.com", "Hi", "text", kind="test", ref="r1")
     assert await outbox.send_pending() == 0
     stored = await outbox.get(mail_id)
@@ -118,10 +120,10 @@ async def test_without_smtp_mail_stays_queued(db: AsyncDatabase[Document]) -> No
 
 
 async def test_refused_mail_is_retried_with_backoff_then_fails(
-        db: AsyncDatabase[Document], smtp: tuple[Inbox, str]) -> None:
+        db: AsyncDatabase[Document], smtp: tuple[Inbox, str], tasks: TaskSet) -> None:
     inbox, url = smtp
     inbox.refuse = True
-    outbox = MailOutbox(db, url, "engage@localhost")
+    outbox = MailOutbox(db, url, "engage@localhost", tasks=tasks)
     mail_id = await outbox.enqueue("ann@example.com", "Hi", "text", kind="test", ref="r1")
     assert await outbox.send_pending() == 0
     stored = await outbox.get(mail_id)
@@ -145,8 +147,8 @@ async def test_refused_mail_is_retried_with_backoff_then_fails(
 
 
 async def test_an_unreachable_server_counts_as_a_failed_attempt(
-        db: AsyncDatabase[Document]) -> None:
-    closed = MailOutbox(db, "smtp://127.0.0.1:1", "engage@localhost")
+        db: AsyncDatabase[Document], tasks: TaskSet) -> None:
+    closed = MailOutbox(db, "smtp://127.0.0.1:1", "engage@localhost", tasks=tasks)
     mail_id = await closed.enqueue("ann@example.com", "Hi", "text", kind="test", ref="r1")
     assert await closed.send_pending() == 0
     stored = await closed.get(mail_id)
@@ -155,9 +157,10 @@ async def test_an_unreachable_server_counts_as_a_failed_attempt(
 
 
 async def test_two_nodes_send_each_mail_once(db: AsyncDatabase[Document],
-                                             smtp: tuple[Inbox, str]) -> None:
+                                             smtp: tuple[Inbox, str], tasks: TaskSet) -> None:
     inbox, url = smtp
-    first, second = MailOutbox(db, url, "a@localhost"), MailOutbox(db, url, "b@localhost")
+    first = MailOutbox(db, url, "a@localhost", tasks=tasks)
+    second = MailOutbox(db, url, "b@localhost", tasks=tasks)
     for i in range(5):
         await first.enqueue(f"user{i}@example.com", "Hi", f"mail {i}", kind="test", ref=str(i))
     sent = await asyncio.gather(first.send_pending(), second.send_pending())
@@ -167,9 +170,10 @@ async def test_two_nodes_send_each_mail_once(db: AsyncDatabase[Document],
 
 
 async def test_the_background_loop_sends_what_is_queued(db: AsyncDatabase[Document],
-                                                        smtp: tuple[Inbox, str]) -> None:
+                                                        smtp: tuple[Inbox, str],
+                                                        tasks: TaskSet) -> None:
     inbox, url = smtp
-    outbox = MailOutbox(db, url, "engage@localhost")
+    outbox = MailOutbox(db, url, "engage@localhost", tasks=tasks)
     await outbox.start()
     try:
         await outbox.enqueue("ann@example.com", "Hi", "from the loop", kind="test", ref="r1")

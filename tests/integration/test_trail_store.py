@@ -7,6 +7,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from engage.tasks import TaskSet
 from engage.visits.trail_store import TrailStore
 
 
@@ -14,8 +15,9 @@ def event(visit: str, seq: int, url: str) -> dict[str, Any]:
     return {"visit": visit, "seq": seq, "type": "page", "url": url, "at": seq}
 
 
-async def test_batches_between_flushes_add_up(db: AsyncDatabase[dict[str, Any]]) -> None:
-    store = TrailStore(db)
+async def test_batches_between_flushes_add_up(db: AsyncDatabase[dict[str, Any]],
+                                              tasks: TaskSet) -> None:
+    store = TrailStore(db, tasks=tasks)
     await store.ensure_indexes()
     await store.open_visit({"_id": "vs_test0001", "visitor": "v_x", "pages": 0,
                             "started_at": datetime.now(UTC)})
@@ -33,8 +35,8 @@ async def test_batches_between_flushes_add_up(db: AsyncDatabase[dict[str, Any]])
 
 
 async def test_a_failed_flush_keeps_everything_for_the_next(
-        db: AsyncDatabase[dict[str, Any]]) -> None:
-    store = TrailStore(db)
+        db: AsyncDatabase[dict[str, Any]], tasks: TaskSet) -> None:
+    store = TrailStore(db, tasks=tasks)
     await store.open_visit({"_id": "vs_test0002", "visitor": "v_y", "pages": 0})
     store.add("vs_test0002", [event("vs_test0002", 1, "/a")], {"$pages": 1})
     # A duplicate _id makes the insert fail the way an outage would, once.
