@@ -50,10 +50,10 @@ class Desk:
         return [str(ix) for ix in (await self.call("route", queue, limit, at=at))["offered"]]
 
     async def agent_of(self, ix: str) -> str:
-        return (await self.store.interaction(ix)).get("agent", "")
+        return (await self.store.fields(ix)).get("agent", "")
 
     async def ringing(self, ix: str) -> set[str]:
-        return set(filter(None, (await self.store.interaction(ix)).get("ring", "").split(",")))
+        return set(filter(None, (await self.store.fields(ix)).get("ring", "").split(",")))
 
     async def in_ready_set(self, agent: str, queue: str, channel: str) -> bool:
         score = await self.redis.zscore(self.store.keys.ready(queue, channel), agent)
@@ -139,7 +139,7 @@ async def test_ring_all_does_not_ring_again_who_declined(desk: Desk) -> None:
     await desk.call("decline", "ix1", "a1", at=T0 + 2000)
     assert await desk.ringing("ix1") == {"a2"}
     await desk.call("decline", "ix1", "a2", at=T0 + 3000)
-    assert (await desk.store.interaction("ix1"))["state"] == "queued"
+    assert (await desk.store.fields("ix1"))["state"] == "queued"
     assert await desk.route("care", at=T0 + 4000) == []  # everyone ready declined it
 
 
