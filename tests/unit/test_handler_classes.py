@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from engage.infra.metrics import Metrics
+from engage.tasks import TaskSet
 from signaling.handlers.base import Namespace, on
 from signaling.schemas import AGENT_NS, VISITOR_NS, ChatSend, ChatSync, InteractionRef
 from signaling.server import EngageSocketServer, SocketState
@@ -17,7 +18,7 @@ def server() -> EngageSocketServer:
         return None
     return EngageSocketServer(metrics=Metrics(), client_manager=None,
                               origin_allowed=lambda origin: True, session_check=no_session,
-                              connect_timeout=5)
+                              connect_timeout=5, tasks=TaskSet())
 
 
 class Chat(Namespace):
