@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import agent_console
 import web_widget
 from engage import bus
+from engage.calls.service import CallService
 from engage.config import Settings
 from engage.errors import EngageError
 from engage.infra.backends import Backends
@@ -21,10 +22,10 @@ from engage.services import Services, build_services
 from signaling.fanout import RedisFanout
 from signaling.handlers.acd import AcdHandlers, SocketNotifier
 from signaling.handlers.bulletin import register_bulletin
-from signaling.handlers.calls import register_calls
+from signaling.handlers.calls import CallHandlers
 from signaling.handlers.chat import ChatHandlers
 from signaling.handlers.recheck import RecheckingNotifier
-from signaling.handlers.visitor import register_visitor
+from signaling.handlers.visitor import VisitorHandlers
 from signaling.handlers.watch import TrailWatchers
 from signaling.namespaces import SignalingDeps, register
 from signaling.recording.nodes import RecorderDirectory
@@ -144,7 +145,9 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     notifier = SocketNotifier(sockets, services.acd, publish_queue_changed, tasks=services.tasks)
     services.acd.notifier = notifier
     AcdHandlers(sockets, services.acd, services.access, notifier).register(sockets)
-    register_visitor(sockets, services, services.visits, notifier)
+    VisitorHandlers(sockets, acd=services.acd, notifier=notifier, visits=services.visits,
+                    chat=services.chat, invites=services.invites,
+                    contact_requests=services.contact_requests).register(sockets)
     watchers = TrailWatchers(sockets, backends.redis, services.access)
     services.acd.notifier = RecheckingNotifier(services.acd.notifier, watchers.recheck)
     ChatHandlers(sockets, chat=services.chat, staff=services.staff,
@@ -152,7 +155,12 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
                  visits=services.visits, gate=services.access, watchers=watchers
                  ).register(sockets)
     listener = bus.EventListener(backends.redis_url, tasks=services.tasks)
-    recorders = register_calls(sockets, services, services.access, listener)
+    calls = CallHandlers(sockets, acd=services.acd, gate=services.access,
+                         calls=CallService(backends.redis), recordings=services.recordings,
+                         redis=backends.redis, node_id=settings.node_id, tasks=services.tasks,
+                         listener=listener)
+    calls.register(sockets)
+    recorders = calls.recorders
     app[RECORDERS] = recorders
     sockets.attach(app, socketio_path="socket.io")
     app[SOCKETS] = sockets

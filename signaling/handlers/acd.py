@@ -217,7 +217,8 @@ async def start_contact(server: EngageSocketServer, acd: Acd, notifier: SocketNo
                         context: dict[str, Any]) -> dict[str, Any]:
     """Queue a visitor's contact; the socket joins the interaction's room first, since an
     agent may be offered it (and answer) within the same call."""
-    assert state.visitor is not None
+    if state.visitor is None:
+        raise Forbidden("contacts are asked for by visitors")
     acd.queues.get(queue)
     ix = await acd.new_interaction_id()
     await server.enter_room(state.sid, f"ix:{ix}", namespace=VISITOR_NS)

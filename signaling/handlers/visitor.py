@@ -7,12 +7,15 @@ from typing import Any
 import msgspec
 
 from engage.acd.service import Acd
-from engage.errors import InvalidPayload
-from engage.services import Services
-from engage.visits.contact_requests import Requester
-from engage.visits.invites import Invite
+from engage.chat.store import ChatStore
+from engage.errors import InvalidPayload, NotAuthenticated
+from engage.models import VisitorIdentity
+from engage.visits.contact_requests import ContactRequests, Requester
+from engage.visits.invites import Invite, InviteService
 from engage.visits.service import Ingested, VisitService
 from signaling.handlers.acd import SocketNotifier, rejoin, start_contact
+from signaling.handlers.base import Namespace, on
+from signaling.handlers.watch import watch_room
 from signaling.schemas import (
     AGENT_NS,
     VISITOR_NS,
@@ -21,7 +24,6 @@ from signaling.schemas import (
     InviteRespond,
     LeaveMessage,
     OptOut,
-    Payload,
     VisitEvents,
     VisitHello,
 )
@@ -45,45 +47,60 @@ def client_context(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def register_visitor(server: EngageSocketServer, services: Services, visits: VisitService,
-                     notifier: SocketNotifier) -> None:
-    acd: Acd = services.acd
+def _visitor(state: SocketState) -> VisitorIdentity:
+    if state.visitor is None:  # the /visitor namespace admits visitor tokens only
+        raise NotAuthenticated("a visitor token is needed")
+    return state.visitor
 
-    def visitor(state: SocketState) -> Any:
-        assert state.visitor is not None
-        return state.visitor
 
-    async def push(state: SocketState, result: Ingested) -> None:
-        who = visitor(state)
+class VisitorHandlers(Namespace):
+    """Where a visitor event enters: the visit and its trail, help and invites, messages and
+    callbacks; the trail goes on to the agents watching (``watch:<visitor>`` rooms)."""
+
+    namespace = VISITOR_NS
+
+    def __init__(self, server: EngageSocketServer, *, acd: Acd, notifier: SocketNotifier,
+                 visits: VisitService, chat: ChatStore, invites: InviteService,
+                 contact_requests: ContactRequests) -> None:
+        self._server = server
+        self._acd = acd
+        self._notifier = notifier
+        self._visits = visits
+        self._chat = chat
+        self._invites = invites
+        self._requests = contact_requests
+        server.on_join(VISITOR_NS, self._join)
+
+    async def _join(self, state: SocketState) -> None:
+        await self._server.enter_room(state.sid, f"visitor:{_visitor(state).visitor_id}",
+                                      namespace=VISITOR_NS)
+
+    async def _push(self, state: SocketState, result: Ingested) -> None:
+        who = _visitor(state)
         if result.watched:
-            await server.emit("trail", {
+            await self._server.emit("trail", {
                 "visitor": who.visitor_id, "visit": result.visit, "score": round(result.score, 2),
-                "events": msgspec.to_builtins(result.events)}, room=f"watch:{who.visitor_id}",
+                "events": msgspec.to_builtins(result.events)}, room=watch_room(who.visitor_id),
                 namespace=AGENT_NS)
         room = f"visitor:{who.visitor_id}"
         if result.offer is not None:
-            await server.emit("help.offer", result.offer, room=room, namespace=VISITOR_NS)
+            await self._server.emit("help.offer", result.offer, room=room, namespace=VISITOR_NS)
         if result.invite is not None:
-            await server.emit("invite", invite_json(result.invite), room=room,
-                              namespace=VISITOR_NS)
+            await self._server.emit("invite", invite_json(result.invite), room=room,
+                                    namespace=VISITOR_NS)
 
-    async def join(state: SocketState) -> None:
-        await server.enter_room(state.sid, f"visitor:{visitor(state).visitor_id}",
-                                namespace=VISITOR_NS)
-
-    server.on_join(VISITOR_NS, join)
-
-    @server.handle(VISITOR_NS, "visit.hello")
-    async def hello(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, VisitHello)
-        who = visitor(state)
+    # -- the visit -------------------------------------------------------------------------
+    @on("visit.hello")
+    async def hello(self, state: SocketState, payload: VisitHello) -> dict[str, Any]:
+        who = _visitor(state)
         # The join hook may still be running: make sure this socket hears its own pushes.
-        await join(state)
-        result = await visits.hello(who, msgspec.to_builtins(payload.page))
+        await self._join(state)
+        result = await self._visits.hello(who, msgspec.to_builtins(payload.page))
         active = result.active
         if active is not None:
-            await rejoin(server, notifier, state, active["interaction"], active["queue"])
-            active["last_seq"] = await services.chat.last_seq(active["interaction"])
+            await rejoin(self._server, self._notifier, state, active["interaction"],
+                         active["queue"])
+            active["last_seq"] = await self._chat.last_seq(active["interaction"])
         return {"visitor_id": who.visitor_id, "visit": result.visit,
                 "returning": result.returning, "identified": bool(who.customer_id),
                 "opted_out": result.opted_out,
@@ -92,78 +109,80 @@ def register_visitor(server: EngageSocketServer, services: Services, visits: Vis
                 "active": active,
                 "invite": invite_json(result.invite) if result.invite else None}
 
-    @server.handle(VISITOR_NS, "visit.events")
-    async def events(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, VisitEvents)
-        result = await visits.ingest(visitor(state), msgspec.to_builtins(payload.events))
-        await push(state, result)
+    @on("visit.events")
+    async def events(self, state: SocketState, payload: VisitEvents) -> dict[str, Any]:
+        result = await self._visits.ingest(_visitor(state),
+                                           msgspec.to_builtins(payload.events))
+        await self._push(state, result)
         return {"accepted": result.accepted, "score": round(result.score, 2)}
 
-    async def queue_for(state: SocketState, named: str | None) -> str:
+    # -- asking for help -------------------------------------------------------------------
+    async def _queue_for(self, state: SocketState, named: str | None) -> str:
         if named:
             return named
-        queue = (await visits.settings(visitor(state).site_key)).queue
+        queue = (await self._visits.settings(_visitor(state).site_key)).queue
         if not queue:
             raise InvalidPayload("this site has no default queue: name one", field="queue")
         return queue
 
-    async def contact(state: SocketState, queue: str, channel: str,
-                      context: dict[str, Any]) -> dict[str, Any]:
-        who = visitor(state)
-        watch = await visits.snapshot(who.visitor_id)
+    async def _contact(self, state: SocketState, queue: str, channel: str,
+                       context: dict[str, Any]) -> dict[str, Any]:
+        who = _visitor(state)
+        watch = await self._visits.snapshot(who.visitor_id)
         context = {**context, "visit": watch["visit"], "page": watch["page"],
                    "score": watch["score"], "signals": watch["signals"],
                    "visitor": who.visitor_id, "site": who.site_key}
-        reply = await start_contact(server, acd, notifier, state, queue, channel, context)
-        await visits.set_active(who.visitor_id, reply["interaction"])
-        await services.chat.open(reply["interaction"], visitor=who.visitor_id,
-                                 site=who.site_key, customer=who.customer_id)
+        reply = await start_contact(self._server, self._acd, self._notifier, state, queue,
+                                    channel, context)
+        await self._visits.set_active(who.visitor_id, reply["interaction"])
+        await self._chat.open(reply["interaction"], visitor=who.visitor_id,
+                              site=who.site_key, customer=who.customer_id)
         return reply
 
-    @server.handle(VISITOR_NS, "contact.request")
-    async def contact_request(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, ContactRequest)
+    @on("contact.request")
+    async def contact_request(self, state: SocketState, payload: ContactRequest
+                              ) -> dict[str, Any]:
         context = {"client": client_context(payload.context), "origin": "widget"}
-        return await contact(state, await queue_for(state, payload.queue), payload.channel,
-                             context)
+        return await self._contact(state, await self._queue_for(state, payload.queue),
+                                   payload.channel, context)
 
-    @server.handle(VISITOR_NS, "invite.respond")
-    async def invite_respond(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, InviteRespond)
-        who = visitor(state)
-        invite = await services.invites.respond(payload.invite, who.visitor_id, payload.action)
+    @on("invite.respond")
+    async def invite_respond(self, state: SocketState, payload: InviteRespond
+                             ) -> dict[str, Any]:
+        who = _visitor(state)
+        invite = await self._invites.respond(payload.invite, who.visitor_id, payload.action)
         if payload.action == "dismiss":
             return {}
         # The rule travels with the interaction: the agent sees what brought the visitor.
         context = {"origin": "invite", "invite": {"id": invite.invite_id,
                                                   "rule": invite.rule_id, "name": invite.name}}
-        return await contact(state, invite.queue, invite.channel, context)
+        return await self._contact(state, invite.queue, invite.channel, context)
 
-    @server.handle(VISITOR_NS, "visitor.opt_out")
-    async def opt_out(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, OptOut)
-        who = visitor(state)
-        await services.invites.set_opt_out(who.site_key, who.visitor_id, payload.opted_out)
+    @on("visitor.opt_out")
+    async def opt_out(self, state: SocketState, payload: OptOut) -> dict[str, Any]:
+        who = _visitor(state)
+        await self._invites.set_opt_out(who.site_key, who.visitor_id, payload.opted_out)
         return {"opted_out": payload.opted_out}
 
-    async def requester(state: SocketState, queue: str | None) -> Requester:
-        who = visitor(state)
+    # -- when nobody can answer now --------------------------------------------------------
+    async def _requester(self, state: SocketState, queue: str | None) -> Requester:
+        who = _visitor(state)
         return Requester(site=who.site_key, visitor=who.visitor_id, customer=who.customer_id,
-                         queue=await queue_for(state, queue))
+                         queue=await self._queue_for(state, queue))
 
-    @server.handle(VISITOR_NS, "contact.message")
-    async def leave_message(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, LeaveMessage)
+    @on("contact.message")
+    async def leave_message(self, state: SocketState, payload: LeaveMessage
+                            ) -> dict[str, Any]:
         if not payload.email and not payload.phone:
             raise InvalidPayload("give an email address or a phone number to answer to")
-        message_id = await services.contact_requests.leave_message(
-            await requester(state, payload.queue), name=payload.name, email=payload.email,
-            phone=payload.phone, text=payload.text)
+        message_id = await self._requests.leave_message(
+            await self._requester(state, payload.queue), name=payload.name,
+            email=payload.email, phone=payload.phone, text=payload.text)
         return {"message_id": message_id}
 
-    @server.handle(VISITOR_NS, "contact.callback")
-    async def callback(state: SocketState, payload: Payload) -> dict[str, Any]:
-        assert isinstance(payload, CallbackRequest)
-        callback_id = await services.contact_requests.request_callback(
-            await requester(state, payload.queue), name=payload.name, phone=payload.phone)
+    @on("contact.callback")
+    async def callback(self, state: SocketState, payload: CallbackRequest) -> dict[str, Any]:
+        callback_id = await self._requests.request_callback(
+            await self._requester(state, payload.queue), name=payload.name,
+            phone=payload.phone)
         return {"callback_id": callback_id}
