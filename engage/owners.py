@@ -74,6 +74,7 @@ REDIS: dict[str, str] = {
     keys.ANALYSIS_LOCK: "engage.analysis.worker",
     keys.ANALYSIS_DATA_VERSION: "engage.analysis.worker",
     keys.recorder_owner("*"): "signaling.recording.nodes",
+    keys.trail_watchers("*"): "signaling.handlers.watch",
     keys.EVENTS_CHANNEL: "engage.bus",
     keys.SOCKETIO_CHANNEL: "signaling.fanout",
 }
