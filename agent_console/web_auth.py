@@ -14,10 +14,10 @@ from aiohttp import web
 from engage.errors import (
     EngageError,
     Forbidden,
-    InvalidPayload,
     NotAuthenticated,
     OriginNotAllowed,
 )
+from engage.infra.json_body import json_object as parse_json_object
 from engage.models import Role, StaffSession
 from engage.services import Services
 
@@ -52,13 +52,7 @@ def render(name: str, status: int = 200, **context: Any) -> web.Response:
 
 async def json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or InvalidPayload."""
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidPayload("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise InvalidPayload("the body must be a JSON object")
-    return body
+    return parse_json_object(await request.read())
 
 
 def redirect(location: str) -> web.Response:

@@ -10,6 +10,7 @@ from aiohttp import BodyPartReader, hdrs, web
 from engage.acd.access import Action, Actor, Verdict
 from engage.chat.attachments import download_headers
 from engage.errors import EngageError, Forbidden, InvalidPayload, NotAuthenticated, NotFound
+from engage.infra.json_body import json_object
 from engage.models import VisitorIdentity
 from engage.services import Services
 
@@ -109,12 +110,7 @@ def add_chat_http_routes(table: web.RouteTableDef, services: Services) -> None:
     @table.post("/api/visitor/transcript")
     async def transcript(request: web.Request) -> web.StreamResponse:
         identity = bearer_identity(request, services)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise InvalidPayload("the body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise InvalidPayload("the body must be a JSON object")
+        body = json_object(await request.read())
         ix = await require_own(services, identity, body.get("interaction"))
         return transcript_response(ix, await services.chat.transcript_text(ix))
 

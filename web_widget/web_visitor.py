@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engage.errors import InvalidPayload, OriginNotAllowed
+from engage.infra.json_body import json_object
 from engage.services import Services
 from engage.sites.visitor_tokens import proven_customer
 
@@ -28,11 +29,8 @@ def add_visitor_routes(table: web.RouteTableDef, services: Services) -> None:
     async def visitor_token(request: web.Request) -> web.StreamResponse:
         """Body ``{site_key, token?, customer_id?, customer_hash?}``; a still-valid token keeps
         the same visitor id while the identity is unchanged."""
-        try:
-            body = await request.json()
-        except ValueError:
-            raise InvalidPayload("the body must be a JSON object") from None
-        if not isinstance(body, dict) or not isinstance(body.get("site_key"), str):
+        body = json_object(await request.read())
+        if not isinstance(body.get("site_key"), str):
             raise InvalidPayload("site_key is required")
         site = await services.sites.require(body["site_key"])
         origin = request.headers.get("Origin")
