@@ -30,6 +30,7 @@ from signaling.handlers.watch import TrailWatchers
 from signaling.namespaces import SignalingDeps, register
 from signaling.recording.nodes import RecorderDirectory
 from signaling.server import EngageSocketServer
+from web_widget.deps import WidgetDeps
 
 log = logging.getLogger("engage.app")
 
@@ -167,7 +168,9 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
 
     app.add_routes(_ops_routes(services))
     app[ROUTE_RULES] = agent_console.setup(app, services)
-    web_widget.setup(app, services)
+    web_widget.setup(app, WidgetDeps(
+        settings=settings, sites=services.sites, visitor_tokens=services.visitor_tokens,
+        access=services.access, chat=services.chat, attachments=services.attachments))
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False)
 
     async def on_revoked(event: dict[str, object]) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engage.services import Services
 from web_widget.demo_page import add_demo_routes
+from web_widget.deps import WidgetDeps
 from web_widget.web_chat_http import add_chat_http_routes
 from web_widget.web_frame import add_frame_routes
 from web_widget.web_visitor import add_visitor_routes
 from web_widget.web_visitor_ice import add_visitor_ice_routes
 
 
-def setup(app: web.Application, services: Services) -> None:
+def setup(app: web.Application, services: WidgetDeps) -> None:
     table = web.RouteTableDef()
     add_visitor_routes(table, services)
     add_frame_routes(table, services)

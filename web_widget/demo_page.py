@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from engage.demo.catalog import SITES
-from engage.services import Services
 from engage.sites.visitor_tokens import identity_hash
+from web_widget.deps import WidgetDeps
 from web_widget.web_frame import TEMPLATES
 
 DEMO_SITE = SITES[0][0]
@@ -22,7 +22,7 @@ def render_demo_page(*, server: str, site_key: str, base: str = "", title: str =
         customer_id=customer_id, customer_hash=customer_hash)
 
 
-def add_demo_routes(table: web.RouteTableDef, services: Services) -> None:
+def add_demo_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
     async def page(request: web.Request) -> web.StreamResponse:
         site = await services.sites.require(DEMO_SITE)
         # Signed in as a demo customer with ?customer=<id>: the hash a site's back end makes.

@@ -12,7 +12,7 @@ from engage.chat.attachments import download_headers
 from engage.errors import EngageError, Forbidden, InvalidPayload, NotAuthenticated, NotFound
 from engage.infra.json_body import json_object
 from engage.models import VisitorIdentity
-from engage.services import Services
+from web_widget.deps import WidgetDeps
 
 NOT_YOURS = "This conversation or attachment is not available to you."
 CHUNK = 64 * 1024
@@ -21,14 +21,14 @@ ENVELOPE_BYTES = 16 * 1024
 MAX_PARTS = 4
 
 
-def bearer_identity(request: web.Request, services: Services) -> VisitorIdentity:
+def bearer_identity(request: web.Request, services: WidgetDeps) -> VisitorIdentity:
     scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("Send the visitor token as 'Authorization: Bearer <token>'.")
     return services.visitor_tokens.verify(token.strip())
 
 
-async def require_own(services: Services, identity: VisitorIdentity, ix: object,
+async def require_own(services: WidgetDeps, identity: VisitorIdentity, ix: object,
                       action: Action = Action.READ) -> str:
     """``ix`` when the visitor may do ``action`` to it; Forbidden alike for unknown and
     others' interactions, so the answer does not tell which ids exist."""
@@ -53,7 +53,7 @@ async def read_limited(part: BodyPartReader, limit: int,
     return bytes(buffer)
 
 
-def add_chat_http_routes(table: web.RouteTableDef, services: Services) -> None:
+def add_chat_http_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
     store = services.attachments
 
     def field_too_large() -> EngageError:

@@ -8,7 +8,7 @@ import jinja2
 from aiohttp import web
 
 from engage.errors import InvalidPayload, OriginNotAllowed
-from engage.services import Services
+from web_widget.deps import WidgetDeps
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
@@ -33,7 +33,7 @@ FRAME_PERMISSIONS = ("camera=(self), microphone=(self), autoplay=(self), display
                      "geolocation=(), payment=(), usb=()")
 
 
-def add_frame_routes(table: web.RouteTableDef, services: Services) -> None:
+def add_frame_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
     @table.get("/widget/frame")
     async def frame(request: web.Request) -> web.StreamResponse:
         site_key = request.query.get("site", "")

@@ -6,8 +6,8 @@ from aiohttp import web
 
 from engage.errors import InvalidPayload, OriginNotAllowed
 from engage.infra.json_body import json_object
-from engage.services import Services
 from engage.sites.visitor_tokens import proven_customer
+from web_widget.deps import WidgetDeps
 
 
 def _cors(origin: str) -> dict[str, str]:
@@ -16,7 +16,7 @@ def _cors(origin: str) -> dict[str, str]:
             "Access-Control-Max-Age": "600"}
 
 
-def add_visitor_routes(table: web.RouteTableDef, services: Services) -> None:
+def add_visitor_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
     @table.options("/api/visitor/token")
     async def preflight(request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")

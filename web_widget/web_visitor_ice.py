@@ -7,11 +7,11 @@ import time
 from aiohttp import web
 
 from engage.calls.ice import ice_servers
-from engage.services import Services
+from web_widget.deps import WidgetDeps
 from web_widget.web_chat_http import bearer_identity
 
 
-def add_visitor_ice_routes(table: web.RouteTableDef, services: Services) -> None:
+def add_visitor_ice_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
     settings = services.settings
 
     @table.get("/api/visitor/ice-servers")

@@ -1,0 +1,22 @@
+"""What the visitor-side HTTP routes use of the node's services, and nothing more."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engage.acd.gate import AccessGate
+from engage.chat.attachments import AttachmentStore
+from engage.chat.store import ChatStore
+from engage.config import Settings
+from engage.sites.registry import SiteRegistry
+from engage.sites.visitor_tokens import VisitorTokens
+
+
+@dataclass(frozen=True)
+class WidgetDeps:
+    settings: Settings
+    sites: SiteRegistry
+    visitor_tokens: VisitorTokens
+    access: AccessGate
+    chat: ChatStore
+    attachments: AttachmentStore
