@@ -28,6 +28,9 @@ from engage.demo.data import load_demo_data
 from engage.staff.directory import StaffDirectory
 from tests.conftest import LiveNode, login
 
+# Loads the demo data and runs the analysis (in-process or as a CLI child): up to ~70 s.
+pytestmark = pytest.mark.timeout(300)
+
 Document = dict[str, Any]
 E164 = re.compile(r"\+[1-9]\d{7,14}")
 ROOT = Path(__file__).resolve().parents[2]
