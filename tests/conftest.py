@@ -1,4 +1,9 @@
-"""Shared fixtures: a private redis-server and nx-27017 per test session, clients per test."""
+"""Shared fixtures: a private redis-server and nx-27017 per test session, clients per test.
+
+Under pytest-xdist every worker is its own session, so each worker has its own servers (on
+ports the kernel hands out, under its own temporary directory) and nothing is shared between
+workers; inside a worker each test gets an emptied Redis and a fresh database, as serially.
+"""
 
 from __future__ import annotations
 

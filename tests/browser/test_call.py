@@ -285,6 +285,7 @@ async def test_recording_is_asked_unticked_and_a_declined_call_captures_nothing(
 
 
 
+@pytest.mark.timeout(300)  # a recorded call through Chromium: ~75 s on a loaded box
 async def test_a_recorded_call_goes_through_the_server_and_leaves_one_complete_file(
         call: Call) -> None:
     await call.node.services.queues.save({**HELP_QUEUE, "record_calls": True})

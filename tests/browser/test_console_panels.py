@@ -382,6 +382,7 @@ async def test_a_known_customers_ledger_and_suggestions_open_with_the_conversati
 
 
 # -- suggestions -------------------------------------------------------------------------------
+@pytest.mark.timeout(300)  # loads the demo data and runs the analysis
 async def test_suggestions_for_the_open_customer_and_their_recorded_outcomes(
         node: LiveNode, open_page: OpenPage) -> None:
     db = node.services.backends.db

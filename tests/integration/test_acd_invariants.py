@@ -226,6 +226,7 @@ class AcdMachine(RuleBasedStateMachine):
                 assert [order[ix] for ix in plain] == sorted(order[ix] for ix in plain)
 
 
+@pytest.mark.timeout(300)  # 150 random runs of 50 steps
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_acd_invariants(redis_server: EmbeddedRedis) -> None:
     global REDIS_URL

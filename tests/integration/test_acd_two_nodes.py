@@ -26,6 +26,9 @@ from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, login, socket_token
 from tests.integration.test_serve import start_node, wait_ready
 from tests.socket_peers import WAIT, Peer
 
+# Two `engage serve` processes per test: up to ~90 s with their start and stop.
+pytestmark = pytest.mark.timeout(300)
+
 NODES = ("node-a", "node-b")
 # Agent -> the node its console connects to.
 AGENTS = {"ann": "node-a", "amy": "node-a", "ben": "node-b", "bob": "node-b"}

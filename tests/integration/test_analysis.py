@@ -29,6 +29,9 @@ from engage.staff.directory import StaffDirectory
 from tests.conftest import LiveNode
 from tests.staff_http import as_role
 
+# Loads the demo data and runs the analysis (in-process or as a CLI child): up to ~70 s.
+pytestmark = pytest.mark.timeout(300)
+
 Document = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]
 

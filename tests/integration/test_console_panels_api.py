@@ -80,6 +80,7 @@ async def test_the_ledger_says_how_to_edit_each_field_and_what_is_masked(
 
 
 # -- suggestions -------------------------------------------------------------------------------
+@pytest.mark.timeout(300)  # loads the demo data and runs the analysis
 async def test_suggestions_carry_the_outcomes_already_recorded(
         node: LiveNode, http: aiohttp.ClientSession) -> None:
     db = node.services.backends.db

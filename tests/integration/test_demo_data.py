@@ -13,6 +13,9 @@ from engage.demo.data import DEMO_PASSWORD, DemoSummary, demo_logins, load_demo_
 from engage.models import Role
 from engage.staff.directory import StaffDirectory
 
+# Loads tens of thousands of documents into nx-27017: up to ~130 s on a loaded 2-core box.
+pytestmark = pytest.mark.timeout(600)
+
 Document = dict[str, Any]
 
 

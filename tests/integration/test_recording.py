@@ -333,6 +333,7 @@ async def test_recordings_stop_on_the_calls_timeout_and_when_the_conversation_en
             await leg.pc.close()
 
 
+@pytest.mark.timeout(360)  # its own guard is 300 s
 async def test_the_benchs_quick_mode_runs_and_ends_with_its_result_line(
         project_root: Path) -> None:
     bench = await asyncio.create_subprocess_exec(

@@ -38,6 +38,7 @@ async def request_as(node: LiveNode, role: Role | None, rule: RouteRule) -> aioh
         return response
 
 
+@pytest.mark.timeout(300)  # every route x every role: ~110 s on a loaded box
 async def test_every_staff_route_enforces_its_roles(node: LiveNode) -> None:
     rules: list[RouteRule] = node.app[ROUTE_RULES]
     assert len(rules) >= 10

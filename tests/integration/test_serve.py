@@ -23,6 +23,9 @@ from engage.models import Role
 from engage.staff.directory import StaffDirectory
 from tests.conftest import PASSWORD, socket_token
 
+# Starts `engage serve` processes with their own backends: up to ~100 s on a loaded box.
+pytestmark = pytest.mark.timeout(300)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
