@@ -17,7 +17,7 @@ from engage.infra.embedded import EmbeddedRedis
 from engage.models import Role
 from engage.services import Services
 from engage.sites.visitor_tokens import identity_hash
-from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, login
 from tests.socket_peers import WAIT, Floor, Peer, live_floor
 
 HELP = {"_id": "help", "required_skills": {"help": 1}, "wrap_up_seconds": 30,
@@ -233,9 +233,16 @@ async def test_a_consultant_only_offered_reads_nothing_until_accepting(
     await bob.refused("chat.sync", {"interaction": ix, "after_seq": 0}, "forbidden")
     await bob.refused("chat.typing", {"interaction": ix, "typing": True}, "forbidden")
     await bob.refused("visit.watch", {"interaction": ix}, "forbidden")
-    await bob.ok("acd.consult_accept", {"interaction": ix})
-    synced = await bob.ok("chat.sync", {"interaction": ix, "after_seq": 0})
-    assert [m["text"] for m in synced["messages"]] == ["my order number is C-9"]
+    # The staff HTTP routes give the same answer (as a 404: the id is not confirmed).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        assert (await login(http, floor.url, "bob")).status == 200
+        transcript = f"{floor.url}/api/interactions/{ix}/transcript"
+        assert (await http.get(transcript)).status == 404
+        await bob.ok("acd.consult_accept", {"interaction": ix})
+        synced = await bob.ok("chat.sync", {"interaction": ix, "after_seq": 0})
+        assert [m["text"] for m in synced["messages"]] == ["my order number is C-9"]
+        response = await http.get(transcript)
+        assert response.status == 200 and "my order number is C-9" in await response.text()
     await bob.ok("visit.watch", {"interaction": ix})
     await alice.ok("acd.consult_cancel", {"interaction": ix})  # bob's part ends with it
     await bob.refused("chat.sync", {"interaction": ix, "after_seq": 0}, "forbidden")
