@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from engage.acd.routing import DEFAULT_CAPACITY, QueueConfig, Strategy, can_take
 from engage.acd.store import AcdStore
+from tests.unit.test_routing import CAPACITY_CASES
 
 T0 = 1_000_000_000  # ms; every call names its own time, so nothing depends on the clock
 MINUTE = 60_000
@@ -207,19 +208,6 @@ async def test_a_contact_nobody_can_take_does_not_block_the_next(desk: Desk) -> 
 
 # -- capacity ----------------------------------------------------------------------------------
 
-CAPACITY_CASES = [
-    ({}, "chat", True),
-    ({"chat": 2}, "chat", True),
-    ({"chat": 3}, "chat", False),
-    ({"chat": 3}, "voice", True),          # chats do not stop a call
-    ({"voice": 1}, "phone", False),        # one call at a time, whatever its channel
-    ({"phone": 1}, "video", False),
-    ({"video": 1}, "chat", False),         # no chat while on video
-    ({"chat": 1}, "video", False),
-    ({"cobrowse": 1}, "video", False),
-    ({"voice": 1}, "chat", True),
-    ({"cobrowse": 1}, "cobrowse", False),
-]
 
 
 async def takes(desk: Desk, load: dict[str, int], at: int) -> set[str]:

@@ -23,7 +23,8 @@ from engage.errors import InvalidPayload
 CHANNELS = ["chat", "voice", "video", "cobrowse", "phone", "outbound"]
 
 
-@pytest.mark.parametrize("load, channel, ok", [
+# The capacity rules as the Lua must apply them too (tests/integration/test_acd_routing.py).
+CAPACITY_CASES: list[tuple[dict[str, int], str, bool]] = [
     ({}, "chat", True),
     ({"chat": 2}, "chat", True),
     ({"chat": 3}, "chat", False),
@@ -36,7 +37,10 @@ CHANNELS = ["chat", "voice", "video", "cobrowse", "phone", "outbound"]
     ({"voice": 1}, "chat", True),
     ({"cobrowse": 1}, "cobrowse", False),
     ({}, "fax", False),                     # unknown channel: no capacity at all
-])
+]
+
+
+@pytest.mark.parametrize("load, channel, ok", CAPACITY_CASES)
 def test_capacity(load: dict[str, int], channel: str, ok: bool) -> None:
     assert can_take(load, channel) is ok
 
