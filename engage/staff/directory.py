@@ -62,7 +62,9 @@ class StaffDirectory:
     async def add(self, username: str, password: str, role: Role, *,
                   display_name: str = "", skills: dict[str, int] | None = None,
                   queues: list[str] | None = None, replace: bool = False) -> StaffUser:
-        """Create an account; with ``replace`` an existing one is reset (used by demo data)."""
+        """Create an account; with ``replace`` an existing one gets this role, name, skills and
+        queues again, and is enabled (used by demo data), but keeps its password: re-running
+        the demo loader must not hand the demo password back to an account since secured."""
         check_username(username)
         check_password(password)
         doc: Document = {
@@ -73,9 +75,13 @@ class StaffDirectory:
             "updated_at": datetime.now(UTC),
         }
         if replace:
+            kept = ("password_hash",)
             await self._col.update_one(
                 {"username": username},
-                {"$set": doc, "$setOnInsert": {"created_at": datetime.now(UTC)}}, upsert=True)
+                {"$set": {k: v for k, v in doc.items() if k not in kept},
+                 "$setOnInsert": {"created_at": datetime.now(UTC),
+                                  **{k: doc[k] for k in kept}}},
+                upsert=True)
         else:
             try:
                 await self._col.insert_one({**doc, "created_at": datetime.now(UTC)})

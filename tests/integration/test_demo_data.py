@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from engage.demo import catalog as cat
 from engage.demo.data import DEMO_PASSWORD, DemoSummary, demo_logins, load_demo_data
+from engage.errors import BadCredentials
 from engage.models import Role
 from engage.staff.directory import StaffDirectory
 
@@ -88,6 +89,18 @@ async def test_second_run_is_skipped_and_reasserts_reference_data(
     assert await db.transactions.find_one({"_id": "T00005000"}) == sample
     assert (await staff.authenticate("agent02", DEMO_PASSWORD)).username == "agent02"
     assert await db.queues.find_one({"_id": "rent"}) is not None
+
+
+async def test_demo_data_never_resets_an_existing_accounts_password(
+        db: AsyncDatabase[Document]) -> None:
+    staff = StaffDirectory(db)
+    await staff.add("admin", "the operator's own secret", Role.ADMIN)
+    await load_small(db, staff)
+    assert (await staff.authenticate("admin", "the operator's own secret")).role is Role.ADMIN
+    with pytest.raises(BadCredentials):
+        await staff.authenticate("admin", DEMO_PASSWORD)
+    # Accounts that did not exist get the demo password.
+    assert (await staff.authenticate("agent01", DEMO_PASSWORD)).username == "agent01"
 
 
 async def test_changed_size_or_lost_data_rebuilds(db: AsyncDatabase[Document]) -> None:
