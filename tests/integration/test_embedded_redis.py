@@ -25,7 +25,7 @@ async def test_embedded_redis_refuses_clients_without_its_password(tmp_path: Pat
 
         anonymous = aioredis.Redis(host=server.host, port=server.port)
         try:
-            with pytest.raises((AuthenticationError, ResponseError), match="(?i)auth"):
+            with pytest.raises((AuthenticationError, ResponseError), match=r"(?i)auth"):
                 await anonymous.set("k", "v")
         finally:
             await anonymous.aclose()
