@@ -311,3 +311,40 @@ async def test_chat_across_nodes_survives_the_visitors_node_dying(cluster: Clust
     assert (await back.expect("chat.message", interaction=ix, seq=5))["text"] == "welcome back"
     history = await ann.ok("chat.sync", {"interaction": ix, "after_seq": 0})
     assert [m["seq"] for m in history["messages"]] == [1, 2, 3, 4, 5]
+
+
+async def test_the_trail_stops_across_nodes_when_the_agents_part_ends(cluster: Cluster) -> None:
+    """Agent on node A watches a visitor on node B; the visitor ends the conversation on node
+    B, and node B takes the agent's socket on node A out of the watch room."""
+    ann = await cluster.agent("ann")
+    url_b = cluster.urls["node-b"]
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(f"{url_b}/api/visitor/token", json={"site_key": SITE_KEY},
+                                   headers={"Origin": SITE_ORIGIN})
+        token = (await response.json())["token"]
+    visitor = Peer("visitor@node-b", "/visitor")
+    cluster.peers.append(visitor)
+    await visitor.client.connect(url_b, namespaces=["/visitor"], auth={"token": token},
+                                 headers={"Origin": SITE_ORIGIN}, transports=["websocket"],
+                                 wait_timeout=WAIT)
+    await visitor.ok("visit.hello", {"page": {"url": "http://shop.example.test/"}})
+    ix = (await visitor.ok("contact.request", {"queue": "idle"}))["interaction"]
+    await ann.expect("offer", interaction=ix)
+    await ann.accept(ix)
+    await visitor.expect("connected", interaction=ix)
+    await ann.ok("visit.watch", {"interaction": ix})
+
+    def page(path: str) -> dict[str, Any]:
+        return {"events": [{"type": "page", "at": 1_790_000_000_000, "nav": "push",
+                            "url": f"http://shop.example.test/{path}", "title": path}]}
+
+    await visitor.ok("visit.events", page("during"))
+    await ann.expect("trail")
+    await visitor.ok("contact.cancel", {"interaction": ix})  # ended on node B
+    await ann.expect("wrap_up", interaction=ix)
+    await visitor.ok("visit.events", page("after"))
+    # Typing reaches the agent (in wrap-up) on the same fan-out channel, after the trail.
+    await visitor.ok("chat.typing", {"interaction": ix, "typing": True})
+    await ann.expect("chat.typing", interaction=ix)
+    urls = [e["url"] for pushed in ann.inbox.seen("trail") for e in pushed["events"]]
+    assert urls == ["http://shop.example.test/during"]
