@@ -24,6 +24,7 @@ from analytics.tiers import TIER_LABELS
 from engage.analysis.inputs import ATTRIBUTES
 from engage.analysis.reasons import LANGS, Lang, offer_reason, product_name
 from engage.analysis.store import AnalysisStore, RunInfo
+from engage.customers.ledger import opted_out_ids
 from engage.errors import Conflict, InvalidPayload, NotFound
 
 Document = dict[str, Any]
@@ -171,7 +172,7 @@ class CampaignService:
         if run is None:
             raise NoAnalysisResults()
         criteria = CampaignCriteria.from_json(body, run)
-        opted_out = await self._ids("customers", {"opt_out": True}, "_id")
+        opted_out = await opted_out_ids(self.db, "call")
         contacted = await self.recently_contacted(criteria.contacted_within_days)
         excluded = {"opted_out": 0, "unreachable": 0, "contacted_recently": 0}
         found: list[tuple[float, str, Document, Document]] = []
@@ -235,9 +236,11 @@ class CampaignService:
         return _public(doc)
 
     async def members(self, campaign_id: str) -> list[Document]:
+        """The list's members, less those who opted out since it was made."""
         await self.get(campaign_id)
         cursor = self.db[MEMBERS].find({"campaign_id": campaign_id}, {"_id": 0},
                                        batch_size=BATCH)
-        rows = [doc async for doc in cursor]
+        opted_out = await opted_out_ids(self.db, "call")
+        rows = [doc async for doc in cursor if doc["customer_id"] not in opted_out]
         rows.sort(key=lambda m: m["rank"])
         return rows

@@ -27,6 +27,7 @@ from engage.acd.interaction import IX_RE
 from engage.analysis.suggestions import check_customer_id
 from engage.chat.store import CONVERSATIONS
 from engage.customers.ledger_policy import (
+    CHANNEL_OPT_OUTS,
     EDITABLE,
     PROFILE_FIELDS,
     View,
@@ -82,10 +83,20 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     The other sources it reads by customer are indexed by their owners (history, chat
     store, event log)."""
     for key in ("search_name", "search_phone_rev", "search_email", "name_zh", "phone",
-                "email", "name", "district", "opt_out"):
+                "email", "name", "district", "opt_out", "contact_opt_out", "sms_opt_out",
+                "email_opt_out"):
         await db.customers.create_index([(key, ASCENDING)])
     await db[REVISIONS].create_index([("customer", ASCENDING), ("version", DESCENDING)])
     await db[NOTES].create_index([("customer", ASCENDING), ("at_ms", DESCENDING)])
+
+
+async def opted_out_ids(db: AsyncDatabase[Document], channel: str) -> set[str]:
+    """Customers who opted out of ``channel`` (the ledger's flags, see CHANNEL_OPT_OUTS):
+    one indexed read per flag. Every list, export and dialer asks here."""
+    out: set[str] = set()
+    for flag in CHANNEL_OPT_OUTS[channel]:
+        out |= {str(doc["_id"]) async for doc in db.customers.find({flag: True}, {"_id": 1})}
+    return out
 
 
 class LedgerService:
@@ -352,7 +363,7 @@ class LedgerService:
                      ) -> list[Document]:
         """Short rows of customers matching a name or hanzi prefix, a phone number (exact
         or its last digits) or an e-mail address; contact data as ``role`` may see it."""
-        plan = plan_search(query)
+        plan = plan_search(query, role)
         if not isinstance(limit, int) or not 1 <= limit <= SEARCH_LIMIT_MAX:
             raise InvalidPayload(f"limit: 1 to {SEARCH_LIMIT_MAX}", field="limit")
         # (condition, sort key); the plain fields also find customers the backfill has not

@@ -27,6 +27,19 @@ from engage.infra.dates import utc
 from engage.models import Role
 
 OPT_OUTS = ("contact_opt_out", "email_opt_out", "sms_opt_out")
+# The one opt-out model: the stored flags that stop contact on each channel. Calls (outbound
+# lists, the dialer) and every other channel stop at `contact_opt_out`; `opt_out` is the
+# flag older CRM imports carry, and it stops everything.
+CHANNEL_OPT_OUTS: dict[str, tuple[str, ...]] = {
+    "call": ("contact_opt_out", "opt_out"),
+    "sms": ("contact_opt_out", "sms_opt_out", "opt_out"),
+    "email": ("contact_opt_out", "email_opt_out", "opt_out"),
+}
+
+
+def opted_out(customer: Mapping[str, Any], channel: str) -> bool:
+    """Whether the customer asked not to be contacted on ``channel``."""
+    return any(bool(customer.get(flag)) for flag in CHANNEL_OPT_OUTS[channel])
 AGENT_EDITS = frozenset({"phone", "email", "address", "district", "preferred_language",
                          *OPT_OUTS})
 SUPERVISOR_EDITS = AGENT_EDITS | {"name", "name_zh", "membership", "segment"}
@@ -319,7 +332,17 @@ def search_keys(name: object, phone: object, email: object) -> dict[str, str]:
             "search_email": (email if isinstance(email, str) else "").strip().lower()}
 
 
-def plan_search(query: object) -> SearchPlan:
+def plan_search(query: object, role: Role | None = None) -> SearchPlan:
+    """How to search for ``query``. Searching by phone or e-mail is for roles that see them
+    whole: a masked phone's digits would otherwise come back a few at a time (a suffix search
+    per guess), and an exact address search would confirm a guessed one."""
+    plan = _plan(query)
+    if role is not None and plan.path in ("phone", "email") and plan.path in VIEWS[role].masked:
+        raise Forbidden(f"your role searches customers by name, not by {plan.path}")
+    return plan
+
+
+def _plan(query: object) -> SearchPlan:
     if not isinstance(query, str):
         raise InvalidPayload("q: the text to search for", field="q")
     q = " ".join(unicodedata.normalize("NFKC", query).split())

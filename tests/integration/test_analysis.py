@@ -205,8 +205,29 @@ async def test_campaign_list_and_csv(node: LiveNode, http: aiohttp.ClientSession
     scores = [float(m["score"]) for m in members]
     assert scores == sorted(scores, reverse=True)
 
+    # A customer asks, through an agent's or marketer's ledger edit, not to be contacted:
+    # the list already made stops exporting them, and the next list leaves them out.
+    quitter = members[0]["customer_id"]
+    book = await get_json(http, f"{node.url}/api/customers/{quitter}/ledger")
+    edit = await http.patch(f"{node.url}/api/customers/{quitter}",
+                            json={"version": book["ledger"]["version"],
+                                  "changes": {"contact_opt_out": True}},
+                            headers={"Origin": node.settings.public_origin})
+    assert edit.status == 200, await edit.text()
+    again = await http.get(f"{node.url}/api/campaigns/{campaign['id']}/list.csv")
+    exported = [row[CSV_HEADER.index("customer_id")]
+                for row in csv.reader(io.StringIO(await again.text(), newline=""))][1:]
+    assert quitter not in exported and len(exported) == len(members) - 1
+    later = await http.post(f"{node.url}/api/campaigns", json=criteria)
+    assert later.status == 201, await later.text()
+    later_list = (await later.json())["campaign"]
+    assert later_list["excluded"]["opted_out"] == 3
+    later_members = await get_json(http, f"{node.url}/api/campaigns/{later_list['id']}")
+    assert quitter not in {m["customer_id"] for m in later_members["preview"]}
+
     listed = await get_json(http, f"{node.url}/api/campaigns")
-    assert [c["id"] for c in listed["campaigns"]][:2] == [campaign["id"], preview["id"]]
+    assert [c["id"] for c in listed["campaigns"]][:3] == [later_list["id"], campaign["id"],
+                                                          preview["id"]]
     await get_json(http, f"{node.url}/api/campaigns/cmp_missing", status=404)
     bad = await http.post(f"{node.url}/api/campaigns", json={**criteria, "products": ["NOPE"]})
     assert bad.status == 400 and "NOPE" in (await bad.json())["message"]

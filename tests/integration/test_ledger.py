@@ -326,6 +326,12 @@ async def test_search_by_each_path(ledger: LedgerService, db: AsyncDatabase[Docu
                    "district": "Minhang", "membership": "silver"}
     masked = (await ledger.search("li n", role=Role.MARKETER))[0]
     assert masked["phone"] == "+86137****1234"
+    # Marketers see phones and e-mails masked, so they may not search by them either: a
+    # suffix search per guessed digit would unmask a phone, an exact search confirm an e-mail.
+    for contact in ("1234", "+86 137 0000 1234", "li.na@126.com"):
+        with pytest.raises(Forbidden):
+            await ledger.search(contact, role=Role.MARKETER)
+    assert await ids("1234") == [LI, WANG]  # agents still do
 
     await edit(ledger, WANG, Role.AGENT, 0, phone="13912340000", email="new@qq.com")
     assert await ids("1234") == [LI]
@@ -351,6 +357,13 @@ async def test_http_routes(node: LiveNode) -> None:
         assert (await login(http, node.url, "agent")).status == 200
         found = await call(http, node, "GET", "/api/customers?q=wang", 200)
         assert [r["customer_id"] for r in found["customers"]] == [LEI, WANG]
+        assert (await login(http, node.url, "marketer")).status == 200
+        for q in ("5678", "wang.wei%40qq.com"):
+            refused = await call(http, node, "GET", f"/api/customers?q={q}", 403)
+            assert refused["code"] == "forbidden"
+        assert (await call(http, node, "GET", "/api/customers?q=wang", 200))["customers"]
+        http.cookie_jar.clear()
+        assert (await login(http, node.url, "agent")).status == 200
         assert (await call(http, node, "GET", "/api/customers?q=w", 400))["field"] == "q"
         await call(http, node, "GET", "/api/customers", 400)
         await call(http, node, "GET", "/api/customers?q=wang&limit=x", 400)
