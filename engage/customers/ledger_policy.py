@@ -34,6 +34,8 @@ CHANNEL_OPT_OUTS: dict[str, tuple[str, ...]] = {
     "call": ("contact_opt_out", "opt_out"),
     "sms": ("contact_opt_out", "sms_opt_out", "opt_out"),
     "email": ("contact_opt_out", "email_opt_out", "opt_out"),
+    # Unsolicited on the website: proactive invites and help offers to a signed-in customer.
+    "proactive": ("contact_opt_out", "opt_out"),
 }
 
 

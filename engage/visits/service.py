@@ -18,6 +18,7 @@ from engage.acd.lifecycle import TERMINAL
 from engage.acd.service import Acd
 from engage.acd.store import AcdError
 from engage.analysis.suggestions import SuggestionService
+from engage.customers.ledger_policy import CHANNEL_OPT_OUTS, opted_out
 from engage.infra.clock import now_ms
 from engage.infra.redis_text import as_text
 from engage.models import Site, VisitorIdentity
@@ -124,7 +125,7 @@ class VisitService:
             {"$set": {"site": who.site_key, "last_visit_at": now, "visits": visits,
                       **({"customer": who.customer_id} if who.customer_id else {})}},
             upsert=True)
-        segment, affinity = await self._profile(who.customer_id)
+        segment, affinity, no_contact = await self._profile(who.customer_id)
         landing = sanitize_url(str(page.get("url", "")), settings.sensitive_params)
         referrer = sanitize_url(str(page.get("referrer", "")), settings.sensitive_params)
         await self.trail.open_visit({
@@ -135,6 +136,7 @@ class VisitService:
                  "landing": landing, "referrer": referrer, "started_ms": str(now_ms()),
                  "returning": "1" if visits > 1 else "0", "segment": segment,
                  "affinity": "" if affinity is None else repr(affinity), "pages": "0",
+                 "no_contact": "1" if no_contact else "",
                  "seq": "0", "page_url": landing, "page_since": str(now_ms()),
                  "struggle": ""}
         key = keys.visitor_state(who.visitor_id)
@@ -146,15 +148,19 @@ class VisitService:
             await pipe.execute()
         return state
 
-    async def _profile(self, customer_id: str) -> tuple[str, float | None]:
-        """Segment (membership) and the best analysis offer score of a proven customer."""
+    async def _profile(self, customer_id: str) -> tuple[str, float | None, bool]:
+        """Segment (membership), the best analysis offer score of a proven customer, and
+        whether the ledger says not to approach them unasked (the one opt-out model)."""
         if not customer_id:
-            return "", None
-        doc = await self._db.customers.find_one({"_id": customer_id}, {"membership": 1})
+            return "", None, False
+        flags = dict.fromkeys(CHANNEL_OPT_OUTS["proactive"], 1)
+        doc = await self._db.customers.find_one({"_id": customer_id},
+                                                {"membership": 1, **flags})
         found = await self._suggestions.offers(customer_id)
         offers = (found[1].get("offers") or []) if found else []
         best = max((float(o.get("score") or 0.0) for o in offers), default=None)
-        return str((doc or {}).get("membership") or ""), best
+        return (str((doc or {}).get("membership") or ""), best,
+                opted_out(doc or {}, "proactive"))
 
     # -- the interaction in progress ---------------------------------------------------------
     async def set_active(self, visitor_id: str, ix: str) -> None:
@@ -242,7 +248,8 @@ class VisitService:
         available = await self._acd.ready_count(queue, "chat") if queue else 0
         decision = help_policy.decide(
             struggle, now, settings.thresholds, agents_available=available,
-            opted_out=await self._invites.opted_out(who.visitor_id),
+            opted_out=state.get("no_contact") == "1"
+            or await self._invites.opted_out(who.visitor_id),
             in_conversation=await self._in_conversation(who.visitor_id))
         if not decision.offer:
             return None
@@ -267,8 +274,9 @@ class VisitService:
             returning=state.get("returning") == "1", segment=state.get("segment") or None,
             affinity=float(affinity) if affinity else None, struggle=score,
             agents_available=available, now=datetime.now(UTC), shown_today={},
-            # consider() fills in the caps, the opt-out and a pending invite itself.
-            opted_out=False, in_conversation=False, invite_pending=False)
+            # consider() fills in the caps, the visitor's opt-out and a pending invite itself.
+            opted_out=state.get("no_contact") == "1", in_conversation=False,
+            invite_pending=False)
         return await self._invites.consider(who.site_key, who.visitor_id, ctx)
 
     # -- agents ------------------------------------------------------------------------------

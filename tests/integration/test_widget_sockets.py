@@ -425,6 +425,29 @@ async def test_no_invite_without_an_available_agent_or_after_opt_out(floor: Widg
     assert again.hello["opted_out"] is True  # type: ignore[attr-defined]
 
 
+async def test_a_customer_who_opted_out_of_contact_gets_no_invite(floor: WidgetFloor) -> None:
+    """The ledger's contact opt-out stops proactive invites to that customer signed in."""
+    rule = await floor.services.invites.create(RULE, by="marketer")
+    await floor.agent("alice")
+    db = floor.services.backends.db
+    await db.customers.insert_many([{"_id": "c000050", "name": "Quiet", "contact_opt_out": True},
+                                    {"_id": "c000051", "name": "Open"}])
+    site = await floor.services.sites.require(SITE_KEY)
+
+    async def shown() -> int:
+        stats = {s["rule_id"]: s for s in await floor.services.invites.stats(SITE_KEY)}
+        return int(stats[rule["rule_id"]]["shown"])
+
+    for n, customer in enumerate(("c000050", "c000051")):
+        issued = await floor.token(customer_id=customer,
+                                   customer_hash=identity_hash(site.identity_secret, customer))
+        visitor = await floor.widget(customer, token=issued["token"])
+        await visitor.ok("visit.events", {"events": [page(f"http://shop.example.test/villas/{n}")]})
+        # Counted before the events are acknowledged: the opted-out customer was not invited.
+        assert await shown() == n
+    await visitor.expect("invite", rule=rule["rule_id"])
+
+
 async def test_accepted_invite_queues_the_visitor_with_the_rule_as_context(
         floor: WidgetFloor) -> None:
     rule = await floor.services.invites.create(RULE, by="marketer")
