@@ -138,7 +138,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         connect_timeout=settings.connect_timeout_seconds, tasks=services.tasks,
         rate=settings.socket_rate, burst=settings.socket_burst)
     register(sockets, SignalingDeps(sessions=services.sessions, sites=services.sites,
-                                    visitor_tokens=services.visitor_tokens,
+                                    visitor_auth=services.visitor_auth,
                                     node_id=settings.node_id))
     async def publish_queue_changed(queue: str) -> None:
         await bus.publish(backends.redis, bus.ACD_QUEUE_CHANGED, queue=queue)
@@ -169,7 +169,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     app.add_routes(_ops_routes(services))
     app[ROUTE_RULES] = agent_console.setup(app, services)
     web_widget.setup(app, WidgetDeps(
-        settings=settings, sites=services.sites, visitor_tokens=services.visitor_tokens,
+        settings=settings, sites=services.sites, visitor_auth=services.visitor_auth,
         access=services.access, chat=services.chat, attachments=services.attachments))
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False)
 

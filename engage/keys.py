@@ -54,6 +54,11 @@ def visitor_state(visitor_id: str) -> str:
     return f"{PREFIX}:visitor:{visitor_id}"
 
 
+def visitor_generation(visitor_id: str) -> str:
+    """Counter: the visitor's token generation; tokens of an older one are revoked."""
+    return f"engage:visitor-gen:{visitor_id}"
+
+
 def visitor_active(visitor_id: str) -> str:
     """The visitor's interaction in progress, so a reloaded page resumes it."""
     return f"{PREFIX}:visitor-ix:{visitor_id}"

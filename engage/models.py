@@ -61,3 +61,4 @@ class VisitorIdentity:
     site_key: str
     visitor_id: str
     customer_id: str = ""  # set only when the site proved it with the identity HMAC
+    generation: int = 0  # the visitor's token generation it was issued in (revocation)

@@ -62,6 +62,7 @@ REDIS: dict[str, str] = {
     keys.login_failures_ip("*"): "engage.staff.sessions",
     keys.visitor_state("*"): "engage.visits.service",
     keys.visitor_active("*"): "engage.visits.service",
+    keys.visitor_generation("*"): "engage.sites.visitor_tokens",
     keys.invite("*"): "engage.visits.invites",
     keys.invite_pending("*"): "engage.visits.invites",
     keys.invites_shown("*", "*"): "engage.visits.invites",

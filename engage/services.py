@@ -26,7 +26,7 @@ from engage.infra.backends import Backends
 from engage.infra.mailer import MailOutbox
 from engage.infra.metrics import Metrics
 from engage.sites.registry import SiteRegistry
-from engage.sites.visitor_tokens import VisitorTokens
+from engage.sites.visitor_tokens import VisitorAuth, VisitorTokens
 from engage.staff.auth import AuthService
 from engage.staff.directory import StaffDirectory
 from engage.staff.sessions import LoginThrottle, SessionStore
@@ -48,6 +48,7 @@ class Services:
     auth: AuthService
     sites: SiteRegistry
     visitor_tokens: VisitorTokens
+    visitor_auth: VisitorAuth
     queues: QueueDirectory
     acd: Acd
     access: AccessGate
@@ -89,11 +90,13 @@ def build_services(settings: Settings, backends: Backends) -> Services:
     invites = InviteService(backends.db, backends.redis)
     trail = TrailStore(backends.db, tasks=tasks)
     chat = ChatStore(backends.db, backends.redis)
+    tokens = VisitorTokens(settings.secret_key)
     return Services(
         settings=settings, backends=backends, tasks=tasks, metrics=metrics, staff=staff,
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
         sites=sites,
-        visitor_tokens=VisitorTokens(settings.secret_key), queues=queues, acd=acd,
+        visitor_tokens=tokens, visitor_auth=VisitorAuth(tokens, backends.redis),
+        queues=queues, acd=acd,
         eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id,
                                 tasks=tasks),
         kpis=KpiService(backends.db), analysis=analysis, suggestions=suggestions,

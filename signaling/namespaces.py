@@ -8,7 +8,7 @@ from typing import Any
 
 from engage.errors import Forbidden, NotAuthenticated, OriginNotAllowed
 from engage.sites.registry import SiteRegistry
-from engage.sites.visitor_tokens import VisitorTokens
+from engage.sites.visitor_tokens import VisitorAuth
 from engage.staff.sessions import SessionStore
 from signaling.handlers.base import Namespace, on
 from signaling.schemas import (
@@ -27,7 +27,7 @@ from signaling.server import EngageSocketServer, SocketState
 class SignalingDeps:
     sessions: SessionStore
     sites: SiteRegistry
-    visitor_tokens: VisitorTokens
+    visitor_auth: VisitorAuth
     node_id: str
 
 
@@ -55,7 +55,7 @@ def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
 
     async def visitor_connect(sid: str, namespace: str, environ: dict[str, Any],
                               auth: Any) -> SocketState:
-        identity = deps.visitor_tokens.verify(_token_from(auth))
+        identity = await deps.visitor_auth.verify(_token_from(auth))
         site = await deps.sites.require(identity.site_key)
         origin = environ.get("HTTP_ORIGIN")
         # The widget iframe connects from the server's own origin (its page is only framed by

@@ -51,7 +51,8 @@ class SocketState:
     def actor(self) -> Actor:
         """Who this socket speaks for, as the access policy knows actors."""
         if self.visitor is not None:
-            return Actor.of_visitor(self.visitor.visitor_id)
+            return Actor.of_visitor(self.visitor.visitor_id, self.visitor.customer_id,
+                                    self.visitor.site_key)
         if self.username is not None and self.role is not None:
             return Actor.of_staff(self.username, self.role)
         return Actor()

@@ -9,14 +9,14 @@ from engage.chat.attachments import AttachmentStore
 from engage.chat.store import ChatStore
 from engage.config import Settings
 from engage.sites.registry import SiteRegistry
-from engage.sites.visitor_tokens import VisitorTokens
+from engage.sites.visitor_tokens import VisitorAuth
 
 
 @dataclass(frozen=True)
 class WidgetDeps:
     settings: Settings
     sites: SiteRegistry
-    visitor_tokens: VisitorTokens
+    visitor_auth: VisitorAuth
     access: AccessGate
     chat: ChatStore
     attachments: AttachmentStore

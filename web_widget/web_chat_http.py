@@ -21,11 +21,11 @@ ENVELOPE_BYTES = 16 * 1024
 MAX_PARTS = 4
 
 
-def bearer_identity(request: web.Request, services: WidgetDeps) -> VisitorIdentity:
+async def bearer_identity(request: web.Request, services: WidgetDeps) -> VisitorIdentity:
     scheme, _, token = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("Send the visitor token as 'Authorization: Bearer <token>'.")
-    return services.visitor_tokens.verify(token.strip())
+    return await services.visitor_auth.verify(token.strip())
 
 
 async def require_own(services: WidgetDeps, identity: VisitorIdentity, ix: object,
@@ -34,7 +34,8 @@ async def require_own(services: WidgetDeps, identity: VisitorIdentity, ix: objec
     others' interactions, so the answer does not tell which ids exist."""
     if not isinstance(ix, str):
         raise Forbidden(NOT_YOURS)
-    verdict, _ = await services.access.verdict(Actor.of_visitor(identity.visitor_id), action, ix)
+    actor = Actor.of_visitor(identity.visitor_id, identity.customer_id, identity.site_key)
+    verdict, _ = await services.access.verdict(actor, action, ix)
     if verdict is Verdict.NOT_NOW:
         raise Forbidden("this conversation has ended")
     if verdict is not Verdict.ALLOWED:
@@ -62,7 +63,7 @@ def add_chat_http_routes(table: web.RouteTableDef, services: WidgetDeps) -> None
     @table.post("/api/visitor/attachments")
     async def upload(request: web.Request) -> web.StreamResponse:
         """Multipart ``interaction`` + ``file``; same origin only (the widget's iframe)."""
-        identity = bearer_identity(request, services)
+        identity = await bearer_identity(request, services)
         if request.content_length is not None \
                 and request.content_length > store.max_bytes + ENVELOPE_BYTES:
             raise store.too_large()
@@ -99,7 +100,7 @@ def add_chat_http_routes(table: web.RouteTableDef, services: WidgetDeps) -> None
 
     @table.get("/api/visitor/attachments/{att_id}")
     async def download(request: web.Request) -> web.StreamResponse:
-        identity = bearer_identity(request, services)
+        identity = await bearer_identity(request, services)
         try:
             meta, path = await store.get(request.match_info["att_id"])
         except NotFound:
@@ -109,7 +110,7 @@ def add_chat_http_routes(table: web.RouteTableDef, services: WidgetDeps) -> None
 
     @table.post("/api/visitor/transcript")
     async def transcript(request: web.Request) -> web.StreamResponse:
-        identity = bearer_identity(request, services)
+        identity = await bearer_identity(request, services)
         body = json_object(await request.read())
         ix = await require_own(services, identity, body.get("interaction"))
         return transcript_response(ix, await services.chat.transcript_text(ix))

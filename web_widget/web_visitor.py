@@ -41,8 +41,8 @@ def add_visitor_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
         assert origin is not None
         customer = proven_customer(site.identity_secret, body.get("customer_id"),
                                    body.get("customer_hash"))
-        token, visitor_id = services.visitor_tokens.renew(site.site_key, body.get("token"),
-                                                          customer)
+        token, visitor_id = await services.visitor_auth.renew(site.site_key,
+                                                              body.get("token"), customer)
         # "identified" only says whether the hash was right, never whether a profile exists.
         reply = {"ok": True, "token": token, "visitor_id": visitor_id,
                  "identified": bool(customer)}

@@ -17,7 +17,7 @@ def add_visitor_ice_routes(table: web.RouteTableDef, services: WidgetDeps) -> No
     @table.get("/api/visitor/ice-servers")
     async def visitor_ice(request: web.Request) -> web.StreamResponse:
         """The visitor id is the TURN user, so relay use is traceable to one visitor."""
-        identity = bearer_identity(request, services)
+        identity = await bearer_identity(request, services)
         servers = ice_servers(settings.stun_urls, settings.turn_urls, settings.turn_secret,
                               identity.visitor_id, time.time(), settings.turn_ttl_seconds)
         response = web.json_response({"ok": True, "ice_servers": servers,

@@ -2,7 +2,9 @@
 
 Every socket handler and HTTP route that touches an interaction asks here (through
 ``engage.acd.gate``, which loads the facts). An actor's *parts* in an interaction are
-what it is there: the visitor who owns it, the agent who holds it, an agent it is offered
+what it is there: the visitor who owns it (a signed-in customer's conversation is owned by
+that customer, as the site proves them, on any device; an anonymous one by its visitor id),
+the agent who holds it, an agent it is offered
 to, a consultant (offered or accepted), a former agent (held it or wrote in it before a
 transfer or its end), and the staff roles supervisor, admin and marketer, which apply to
 every interaction. A part grants an action in a set of states; several parts add up.
@@ -125,10 +127,12 @@ class Actor:
     visitor: str = ""
     username: str = ""
     role: Role | None = None
+    customer: str = ""  # the customer a visitor's token proves, if any
+    site: str = ""  # the site a visitor's token is for
 
     @classmethod
-    def of_visitor(cls, visitor_id: str) -> Actor:
-        return cls(visitor=visitor_id)
+    def of_visitor(cls, visitor_id: str, customer_id: str = "", site: str = "") -> Actor:
+        return cls(visitor=visitor_id, customer=customer_id, site=site)
 
     @classmethod
     def of_staff(cls, username: str, role: Role) -> Actor:
@@ -140,7 +144,14 @@ def parts(actor: Actor, ix: Interaction, former_agents: Iterable[str] = ()) -> f
     conversation remembers (agents who wrote in it)."""
     found: set[Part] = set()
     if actor.visitor:
-        if ix.visitor and actor.visitor == ix.visitor:
+        # A signed-in customer's conversation belongs to the customer (on any device, as the
+        # site proves them), not to a browser: a token of that browser that no longer proves
+        # the customer reads none of it. An anonymous one belongs to its visitor.
+        if ix.customer:
+            owner = actor.customer == ix.customer and actor.site == ix.site
+        else:
+            owner = bool(ix.visitor) and actor.visitor == ix.visitor
+        if owner:
             found.add(Part.VISITOR)
         return frozenset(found)
     me = actor.username

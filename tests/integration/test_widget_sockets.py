@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 import socketio
 
+from engage.errors import NotAuthenticated
 from engage.infra.embedded import EmbeddedRedis
 from engage.models import Role
 from engage.services import Services
@@ -106,12 +107,43 @@ async def test_identity_hash_proves_a_customer_and_a_forged_one_is_anonymous(
     # (and with it the conversations) once the proof is missing.
     assert forged["visitor_id"] != identified["visitor_id"]
 
+    # That identity change revoked the customer's token: it neither renews nor connects.
     again = await floor.token(token=identified["token"], customer_id="c000042",
                               customer_hash=good)
-    assert again["visitor_id"] == identified["visitor_id"]
-    other = await floor.token(token=identified["token"], customer_id="c000043",
+    assert again["visitor_id"] not in (identified["visitor_id"], forged["visitor_id"])
+    with pytest.raises(NotAuthenticated):
+        await floor.services.visitor_auth.verify(identified["token"])
+    renewed = await floor.token(token=again["token"], customer_id="c000042", customer_hash=good)
+    assert renewed["visitor_id"] == again["visitor_id"]  # unchanged identity: same visitor
+    other = await floor.token(token=again["token"], customer_id="c000043",
                               customer_hash=identity_hash(site.identity_secret, "c000043"))
-    assert other["visitor_id"] != identified["visitor_id"]
+    assert other["visitor_id"] != again["visitor_id"]
+
+
+async def test_a_copied_anonymous_token_cannot_follow_the_customer(floor: WidgetFloor) -> None:
+    """Signing in gives a new visitor id and revokes the anonymous one; the customer's
+    conversation is the customer's, on any device, and no one else's."""
+    await floor.agent("alice")
+    site = await floor.services.sites.require(SITE_KEY)
+    proof = {"customer_id": "c000042",
+             "customer_hash": identity_hash(site.identity_secret, "c000042")}
+    anonymous = await floor.token()
+    signed_in = await floor.token(token=anonymous["token"], **proof)
+    assert signed_in["visitor_id"] != anonymous["visitor_id"]
+    with pytest.raises(socketio.exceptions.ConnectionError):  # the copy is revoked
+        await floor.widget("copy", token=anonymous["token"])
+
+    customer = await floor.widget("customer", token=signed_in["token"])
+    ix = str((await customer.ok("contact.request", {"channel": "chat"}))["interaction"])
+    await customer.ok("chat.send", {"interaction": ix, "client_id": str(uuid.uuid4()),
+                                    "text": "my account number is 4711"})
+    stranger = await floor.widget("stranger")  # a new anonymous visitor
+    await stranger.refused("chat.sync", {"interaction": ix, "after_seq": 0}, "forbidden")
+    phone = await floor.token(**proof)  # the same customer on another device
+    assert phone["visitor_id"] != signed_in["visitor_id"]
+    other_device = await floor.widget("phone", token=phone["token"])
+    synced = await other_device.ok("chat.sync", {"interaction": ix, "after_seq": 0})
+    assert [m["text"] for m in synced["messages"]] == ["my account number is 4711"]
 
 
 async def test_anonymous_visitor_keeps_its_id_across_reloads(floor: WidgetFloor) -> None:

@@ -74,8 +74,18 @@ def never(action: Action, state: State) -> bool:
 
 AGENT = Actor.of_staff("ann", Role.AGENT)
 CASES: list[tuple[str, Actor, dict[str, str], Rule]] = [
-    ("owning visitor", Actor.of_visitor("v1"), {"agent": "ann"}, visitor_rule),
-    ("another visitor", Actor.of_visitor("v2"), {"agent": "ann"}, never),
+    ("owning visitor", Actor.of_visitor("v1", "c1", "s"), {"agent": "ann"}, visitor_rule),
+    ("the customer on another device", Actor.of_visitor("v9", "c1", "s"), {"agent": "ann"},
+     visitor_rule),
+    ("the same customer id on another site", Actor.of_visitor("v1", "c1", "t"),
+     {"agent": "ann"}, never),
+    ("owning visitor, anonymous", Actor.of_visitor("v1", "", "s"),
+     {"agent": "ann", "customer": ""}, visitor_rule),
+    ("the visitor's token without the customer", Actor.of_visitor("v1", "", "s"),
+     {"agent": "ann"}, never),
+    ("another customer's token", Actor.of_visitor("v1", "c2", "s"), {"agent": "ann"}, never),
+    ("another visitor", Actor.of_visitor("v2", "", "s"), {"agent": "ann", "customer": ""},
+     never),
     ("its agent", AGENT, {"agent": "ann"}, agent_rule),
     ("a supervisor as its agent", Actor.of_staff("ann", Role.SUPERVISOR), {"agent": "ann"},
      lambda a, s: agent_rule(a, s) or supervisor_rule(a, s)),
@@ -118,7 +128,7 @@ def test_offered_agent_has_no_access_until_accepting(action: Action, ring: str) 
     assert may(AGENT, action, live) is Verdict.NOT_YOURS
     assert live.agent == "" and live.offer is not None and "ann" in live.offer.agents
     # The visitor meanwhile may write and read.
-    assert may(Actor.of_visitor("v1"), Action.SEND, live) is Verdict.ALLOWED
+    assert may(Actor.of_visitor("v1", "c1", "s"), Action.SEND, live) is Verdict.ALLOWED
 
 
 def test_former_agents_named_by_the_stored_conversation_read_but_do_not_watch() -> None:
@@ -137,8 +147,8 @@ def test_watching_the_trail_ends_with_the_agents_part() -> None:
 
 def test_not_now_versus_not_yours() -> None:
     ended = interaction(State.WRAP_UP, agent="ann")
-    assert may(Actor.of_visitor("v1"), A.SEND, ended) is Verdict.NOT_NOW
-    assert may(Actor.of_visitor("v2"), A.SEND, ended) is Verdict.NOT_YOURS
+    assert may(Actor.of_visitor("v1", "c1", "s"), A.SEND, ended) is Verdict.NOT_NOW
+    assert may(Actor.of_visitor("v2", "c2", "s"), A.SEND, ended) is Verdict.NOT_YOURS
     assert may(AGENT, A.CALL, ended) is Verdict.NOT_NOW
     assert decide(frozenset(), A.READ, State.CONNECTED) is Verdict.NOT_YOURS
 

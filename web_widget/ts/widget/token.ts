@@ -1,13 +1,14 @@
 /**
  * The visitor token: cached per site in localStorage (`engage.visitor.<siteKey>`, with the
- * customer id it was issued for), refreshed daily or when the signed-in customer changes.
+ * customer id it was issued for), refreshed hourly (the server accepts a token for four hours
+ * and renews one for a month) or when the signed-in customer changes.
  */
 
 import { type Ack, CLIENT_CODES, errorAck, normalizeAck } from "../../../signaling/client/ack";
 import type { Identity } from "./parent";
 import { type StorageLike } from "../../../signaling/client/dom";
 
-export const REFRESH_AFTER_MS = 24 * 3600 * 1000;
+export const REFRESH_AFTER_MS = 3600 * 1000;
 
 interface StoredToken {
   token: string;
