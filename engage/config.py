@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -144,6 +145,18 @@ def _parsers() -> dict[str, tuple[str, Any]]:
 ENV_VARS = tuple(_parsers())
 
 
+# Settings holding URLs that may carry credentials (user:password@).
+URL_SETTINGS = frozenset({"ENGAGE_REDIS_URL", "ENGAGE_MONGO_URL", "ENGAGE_SMTP_URL"})
+
+
+def _has_credentials(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.password is not None or "@" in parts.netloc
+
+
 def flag_for(env_name: str) -> str:
     """``ENGAGE_REDIS_URL`` -> ``--redis-url``."""
     return "--" + env_name.removeprefix("ENGAGE_").lower().replace("_", "-")
@@ -157,6 +170,9 @@ def load(env: Mapping[str, str], flags: Mapping[str, str | None] | None = None) 
         raw = env.get(env_name)
         if flags and flags.get(env_name) is not None:
             raw = flags[env_name]
+            if env_name in URL_SETTINGS and raw and _has_credentials(raw):
+                raise ConfigError(f"{flag_for(env_name)}: a URL with credentials would show "
+                                  f"in `ps`; give it in ${env_name} instead")
         if raw is None or raw == "":
             continue
         values[attr] = parse(env_name, raw)

@@ -75,3 +75,14 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
     given = with_secret_key(load({"ENGAGE_DATA_DIR": str(tmp_path),
                                   "ENGAGE_SECRET_KEY": "from-env"}))
     assert given.secret_key == "from-env"
+
+
+@pytest.mark.parametrize("env_name", ["ENGAGE_REDIS_URL", "ENGAGE_MONGO_URL", "ENGAGE_SMTP_URL"])
+def test_url_credentials_only_from_the_environment(env_name: str) -> None:
+    scheme = {"ENGAGE_REDIS_URL": "redis", "ENGAGE_MONGO_URL": "mongodb",
+              "ENGAGE_SMTP_URL": "smtp"}[env_name]
+    with_password = f"{scheme}://user:hunter22@db.internal:1234"
+    with pytest.raises(ConfigError, match=f"give it in \\${env_name}"):
+        load({}, {env_name: with_password})
+    assert load({env_name: with_password}) is not None  # the environment is not in `ps`
+    assert load({}, {env_name: f"{scheme}://db.internal:1234"}) is not None
