@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import agent_console
@@ -18,6 +18,7 @@ from engage.calls.service import CallService
 from engage.config import Settings
 from engage.errors import EngageError
 from engage.infra.backends import Backends
+from engage.infra.metrics import MetricsAccess
 from engage.services import Services, build_services
 from signaling.fanout import RedisFanout
 from signaling.handlers.acd import AcdHandlers, SocketNotifier
@@ -44,25 +45,49 @@ ROUTE_RULES = web.AppKey("route_rules", list)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'"),
-}
+# Requests through a proxy carry one of these; their peer address is the proxy's.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+# A year, without includeSubDomains: the node's host name is the company's; its other names
+# (and preloading) are the company's decision.
+HSTS = "max-age=31536000"
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """Headers on every response. connect-src names the node's own websocket origin: 'self'
+    covers ws(s) only in CSP level 3 browsers, and ``ws: wss:`` would allow any host."""
+    headers = {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self' {settings.socket_origin}; object-src 'none'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+    }
+    if settings.public_url.startswith("https://"):
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
+def _is_source_map(path: str) -> bool:
+    # As the static route will resolve it: a trailing slash or "/." still names the file.
+    return PurePosixPath(path).suffix.lower() == ".map"
 
 
 def _error_middleware(services: Services) -> Callable[..., Awaitable[web.StreamResponse]]:
     """The one place HTTP turns domain errors into a JSON body with a stable code."""
+
+    headers = security_headers(services.settings)
+    source_maps = services.settings.serve_source_maps
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         status = 500
         try:
+            if not source_maps and request.path.startswith("/static/") \
+                    and _is_source_map(request.path):
+                raise web.HTTPNotFound()
             response = await handler(request)
             status = response.status
         except EngageError as exc:
@@ -77,14 +102,16 @@ def _error_middleware(services: Services) -> Callable[..., Awaitable[web.StreamR
         finally:
             route = request.match_info.route.resource
             name = route.canonical if route is not None else "unmatched"
-            services.metrics.http_latency.labels(name, request.method, str(status)).observe(
+            # Any token is a valid HTTP method: only the standard ones become labels.
+            method = request.method if request.method in hdrs.METH_ALL else "other"
+            services.metrics.http_latency.labels(name, method, str(status)).observe(
                 time.perf_counter() - started)
         if not request.path.startswith("/socket.io/"):
             # A page that set its own CSP with frame-ancestors (the widget iframe) may be
             # framed by those ancestors: X-Frame-Options DENY would override that.
             framed = "frame-ancestors 'none'" not in response.headers.get(
                 "Content-Security-Policy", "frame-ancestors 'none'")
-            for key, value in SECURITY_HEADERS.items():
+            for key, value in headers.items():
                 if not (framed and key == "X-Frame-Options"):
                     response.headers.setdefault(key, value)
         return response
@@ -115,8 +142,20 @@ def _ops_routes(services: Services) -> web.RouteTableDef:
         ready = all(v == "ok" for v in checks.values())
         return web.json_response({"ok": ready, "checks": checks}, status=200 if ready else 503)
 
+    access = MetricsAccess(services.settings.metrics_allow, services.settings.metrics_token)
+
     @table.get("/metrics")
     async def metrics(request: web.Request) -> web.StreamResponse:
+        verdict = access.verdict(request.remote,
+                                 any(h in request.headers for h in FORWARDING_HEADERS),
+                                 request.headers.get(hdrs.AUTHORIZATION))
+        if verdict == "hidden":
+            raise web.HTTPNotFound()
+        if verdict == "unauthenticated":
+            return web.json_response(
+                {"ok": False, "code": "unauthenticated",
+                 "message": "metrics need Authorization: Bearer <ENGAGE_METRICS_TOKEN>"},
+                status=401, headers={hdrs.WWW_AUTHENTICATE: "Bearer"})
         body = generate_latest(services.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -20,7 +20,7 @@ from engage.models import Role
 log = logging.getLogger("engage.cli")
 
 # Flags that would put a secret on the command line (visible in `ps`) are not offered.
-_NO_FLAG = {"ENGAGE_SECRET_KEY", "ENGAGE_TURN_SECRET"}
+_NO_FLAG = {"ENGAGE_SECRET_KEY", "ENGAGE_TURN_SECRET", "ENGAGE_METRICS_TOKEN"}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import socket
@@ -39,6 +40,15 @@ def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _parse_networks(name: str, raw: str) -> tuple[str, ...]:
+    if raw.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(str(ipaddress.ip_network(part, strict=False)) for part in _parse_list(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def _check_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     scheme = raw.split("://", 1)[0].lower() if "://" in raw else ""
     if scheme not in schemes:
@@ -74,6 +84,10 @@ class Settings:
     recording_retention_days: int = 90  # call recordings, files and documents alike
     smtp_url: str = ""  # smtp://[user:password@]host[:port]; empty: transcripts stay in the outbox
     mail_from: str = "engage@localhost"
+    # /metrics: to peers in these networks (not through a proxy), or with this bearer token.
+    metrics_allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    metrics_token: str = ""
+    serve_source_maps: bool = False  # static/dist/*.map are built, but served only on request
     log_level: str = "INFO"
     log_json: bool = True
     node_id: str = ""
@@ -87,12 +101,18 @@ class Settings:
         scheme, _, rest = self.public_url.partition("://")
         return f"{scheme}://{rest.split('/', 1)[0]}"
 
+    @property
+    def socket_origin(self) -> str:
+        """The websocket origin of ``public_url`` (``wss`` under https), for CSP connect-src."""
+        scheme, _, rest = self.public_origin.partition("://")
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
+
     def redacted(self) -> dict[str, object]:
         """Settings safe to log: secrets and credentials in URLs are hidden."""
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in ("secret_key", "turn_secret"):
+            if f.name in ("secret_key", "turn_secret", "metrics_token"):
                 value = "***" if value else ""
             elif f.name in ("redis_url", "mongo_url", "smtp_url") and value and "@" in value:
                 scheme, _, rest = value.partition("://")
@@ -136,6 +156,9 @@ def _parsers() -> dict[str, tuple[str, Any]]:
             "recording_retention_days", lambda n, v: _parse_int(n, v, 1, 3650)),
         "ENGAGE_SMTP_URL": ("smtp_url", lambda n, v: _check_url(n, v, ("smtp", "smtps"))),
         "ENGAGE_MAIL_FROM": ("mail_from", lambda n, v: v),
+        "ENGAGE_METRICS_ALLOW": ("metrics_allow", _parse_networks),
+        "ENGAGE_METRICS_TOKEN": ("metrics_token", lambda n, v: v),
+        "ENGAGE_SERVE_SOURCE_MAPS": ("serve_source_maps", _parse_bool),
         "ENGAGE_LOG_LEVEL": ("log_level", lambda n, v: v.upper()),
         "ENGAGE_LOG_JSON": ("log_json", _parse_bool),
         "ENGAGE_NODE_ID": ("node_id", lambda n, v: v),
@@ -179,6 +202,8 @@ def load(env: Mapping[str, str], flags: Mapping[str, str | None] | None = None) 
     settings = Settings(**values)
     if settings.turn_urls and not settings.turn_secret:
         raise ConfigError("ENGAGE_TURN_SECRET: required when ENGAGE_TURN_URLS is set")
+    if settings.metrics_token and len(settings.metrics_token) < 24:
+        raise ConfigError("ENGAGE_METRICS_TOKEN: use at least 24 characters")
     if settings.session_absolute_seconds < settings.session_idle_seconds:
         raise ConfigError("ENGAGE_SESSION_ABSOLUTE: must not be shorter than ENGAGE_SESSION_IDLE")
     if not settings.public_url:

@@ -15,17 +15,19 @@ from socketio import packet
 from engage.acd.access import Actor
 from engage.errors import EngageError, NotAuthenticated, RateLimited, UnknownEvent
 from engage.infra.metrics import Metrics
-from engage.infra.ratelimit import TokenBucket
+from engage.infra.ratelimit import RefusalWindow, TokenBucket
 from engage.models import Role, StaffSession, VisitorIdentity
 from engage.tasks import TaskSet
 from signaling.codec import OrjsonCodec
 from signaling.guard import MalformedPacket, check_event, split_event
-from signaling.schemas import MAX_PACKET_BYTES, NAMESPACES, Payload
+from signaling.schemas import EVENTS, MAX_PACKET_BYTES, NAMESPACES, Payload
 
 log = logging.getLogger("engage.signaling")
 
-# After this many refused events in a row a socket is flooding, not just eager: close it.
-FLOOD_LIMIT = 200
+# More than this many refused events within FLOOD_WINDOW seconds is a flood, not an eager
+# client: close the socket. Counted over time, so valid events in between do not hide it.
+FLOOD_LIMIT = 100
+FLOOD_WINDOW = 10.0
 # A staff socket re-reads its session from Redis at most this often. Disabling an account or
 # signing out is pushed to every node at once (bus events); this bounds anything missed, and
 # keeps the idle timer of a session alive while its socket is active.
@@ -44,7 +46,8 @@ class SocketState:
     session_id: str | None = None
     visitor: VisitorIdentity | None = None
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=40.0))
-    refused_in_row: int = 0
+    refusals: RefusalWindow = field(
+        default_factory=lambda: RefusalWindow(limit=FLOOD_LIMIT, window=FLOOD_WINDOW))
     session_checked_at: float = 0.0
 
     @property
@@ -56,6 +59,12 @@ class SocketState:
         if self.username is not None and self.role is not None:
             return Actor.of_staff(self.username, self.role)
         return Actor()
+
+
+def event_label(namespace: str, name: str) -> str:
+    """The metric label of an event: its name if the namespace has such an event, else
+    ``other`` — a client-chosen name must never become a Prometheus series."""
+    return name if name in EVENTS.get(namespace, {}) else "other"
 
 
 Handler = Callable[[SocketState, Payload], Awaitable[dict[str, Any] | None]]
@@ -222,14 +231,11 @@ class EngageSocketServer(socketio.AsyncServer):  # type: ignore[misc]
             if handler is None:
                 raise UnknownEvent(f"no event {name!r} in {namespace}")
         except EngageError as exc:
-            label = "_unknown" if exc.code in ("unknown_event", "reserved_event") else name
-            self.metrics.events.labels(namespace, label).inc()
-            state.refused_in_row += 1
+            self.metrics.events.labels(namespace, event_label(namespace, name)).inc()
             await self._reply_error(state, pkt.id, exc)
-            if state.refused_in_row > FLOOD_LIMIT:
+            if state.refusals.refuse(time.monotonic()):
                 await self._close(eio_sid, "flood")
             return
-        state.refused_in_row = 0
         self.metrics.events.labels(namespace, name).inc()
         self._spawn(self._run_handler(state, handler, payload, pkt.id), "socket-event")
 

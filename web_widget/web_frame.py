@@ -17,11 +17,13 @@ LANGS = ("en", "zh")
 TITLES = {"en": "Chat with us", "zh": "在线咨询"}
 
 
-def frame_csp(parent_origin: str) -> str:
+def frame_csp(parent_origin: str, socket_origin: str) -> str:
     # frame-ancestors is the browser-enforced half of the allow-list: the page may only be
-    # framed by the one origin it was asked for, which the server checked.
+    # framed by the one origin it was asked for, which the server checked. connect-src: the
+    # node itself and its own websocket origin, no other host.
     return ("default-src 'self'; script-src 'self'; style-src 'self'; "
-            "img-src 'self' blob: data:; connect-src 'self' ws: wss:; media-src 'self' blob:; "
+            f"img-src 'self' blob: data:; connect-src 'self' {socket_origin}; "
+            "media-src 'self' blob:; "
             f"frame-ancestors {parent_origin}; base-uri 'none'; form-action 'none'; "
             "object-src 'none'")
 
@@ -48,6 +50,7 @@ def add_frame_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
             site_key=site.site_key, parent_origin=parent, site_name=site.name,
             lang=lang if lang in LANGS else "en", title=TITLES.get(lang, TITLES["en"]))
         return web.Response(text=body, content_type="text/html", headers={
-            "Content-Security-Policy": frame_csp(parent), "Cache-Control": "no-store",
+            "Content-Security-Policy": frame_csp(parent, services.settings.socket_origin),
+            "Cache-Control": "no-store",
             "Referrer-Policy": "strict-origin-when-cross-origin",
             "Permissions-Policy": FRAME_PERMISSIONS})

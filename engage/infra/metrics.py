@@ -1,6 +1,12 @@
-"""Prometheus metrics of a node, in a registry of its own (so tests can build many apps)."""
+"""Prometheus metrics of a node, in a registry of its own (so tests can build many apps), and
+who may read them."""
 
 from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Iterable
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -38,3 +44,37 @@ class Metrics:
         self.logins = Counter(
             "engage_logins_total", "Staff sign-in attempts by outcome", ["outcome"],
             registry=self.registry)
+
+
+class MetricsAccess:
+    """Who may read ``/metrics`` (pure): a direct peer in an allowed network, or whoever shows
+    the bearer token. Queue lengths, agents by state and sign-in outcomes are not public."""
+
+    def __init__(self, allow: Iterable[str], token: str) -> None:
+        self.networks = tuple(ipaddress.ip_network(n) for n in allow)
+        self.token = token
+
+    def verdict(self, peer: str | None, proxied: bool,
+                authorization: str | None) -> Literal["ok", "unauthenticated", "hidden"]:
+        """``proxied``: the request carries a forwarding header. A proxy on the same host
+        connects from loopback for every visitor, so a proxied request is never trusted by
+        its address."""
+        if authorization is not None:
+            scheme, _, given = authorization.partition(" ")
+            if self.token and scheme.lower() == "bearer" and hmac.compare_digest(
+                    given.strip().encode(), self.token.encode()):
+                return "ok"
+            return "unauthenticated"
+        if not proxied and self._allowed(peer):
+            return "ok"
+        # Say how to authenticate only where a token exists; otherwise there is nothing here.
+        return "unauthenticated" if self.token else "hidden"
+
+    def _allowed(self, peer: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address(peer or "")
+        except ValueError:
+            return False  # a Unix socket or an unknown peer
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # a dual-stack listener sees IPv4 peers this way
+        return any(address in network for network in self.networks)

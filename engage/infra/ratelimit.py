@@ -1,8 +1,9 @@
-"""Token-bucket rate limiting (pure: the caller passes the clock)."""
+"""Token-bucket rate limiting and refusal windows (pure: the caller passes the clock)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -34,3 +35,27 @@ class TokenBucket:
         """Seconds until ``cost`` tokens will be available."""
         missing = cost - self.tokens
         return max(0.0, missing / self.rate)
+
+
+@dataclass
+class RefusalWindow:
+    """Counts refusals over a sliding window: more than ``limit`` within ``window`` seconds is a
+    flood. Accepted events in between change nothing, so interleaving valid events cannot
+    hide a flood; only the newest ``limit + 1`` times are kept, so memory stays bounded."""
+
+    limit: int
+    window: float
+    times: deque[float] = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        if self.limit <= 0 or self.window <= 0:
+            raise ValueError("limit and window must be positive")
+
+    def refuse(self, now: float) -> bool:
+        """Record one refusal at ``now``; True when the window now holds more than ``limit``."""
+        self.times.append(now)
+        if len(self.times) > self.limit + 1:
+            self.times.popleft()
+        while self.times and self.times[0] <= now - self.window:
+            self.times.popleft()
+        return len(self.times) > self.limit

@@ -4,11 +4,15 @@ and a well-behaved client on the same node keeps being served throughout."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import aiohttp
 import pytest
 
+from engage.infra.embedded import EmbeddedRedis
 from tests.conftest import LiveNode, socket_token
-from tests.rawsocket import RawSocket
+from tests.custom_node import node_with
+from tests.rawsocket import Closed, RawSocket
 
 NS = "/agent"
 
@@ -176,3 +180,51 @@ async def test_unauthenticated_visitor_namespace_is_refused(node: LiveNode) -> N
         assert reply.startswith("44/visitor,") and "unauthenticated" in reply
     finally:
         await sock.close()
+
+
+async def metrics_text(node: LiveNode) -> str:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{node.url}/metrics") as response:
+            assert response.status == 200
+            return await response.text()
+
+
+async def test_refused_event_names_never_become_metric_labels(
+        node: LiveNode, bystander: RawSocket) -> None:
+    """Made-up event names, refused as unknown and (past the burst) as rate-limited, are all
+    counted under one label: a visitor cannot mint Prometheus series."""
+    sock = await agent_socket(node)
+    try:
+        for i in range(1, 81):  # twice the burst: the later ones are refused as rate_limited
+            await sock.event(NS, i, f"made-up-{i}", {})
+        codes = {(await sock.ack(NS, i))["code"] for i in range(1, 81)}
+    finally:
+        await sock.close()
+    assert codes == {"unknown_event", "rate_limited"}
+    text = await metrics_text(node)
+    assert "made-up-" not in text
+    assert 'engage_socket_events_total{event="other",namespace="/agent"} 80.0' in text
+    await still_served(bystander, "labels")
+
+
+async def test_refusals_interleaved_with_valid_events_still_close_the_socket(
+        redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
+        aiohttp_server) -> None:  # type: ignore[no-untyped-def]
+    """A valid event between refusals does not reset the flood count: refusals are counted
+    over a window. (A generous token bucket, so every refusal here is the client's doing.)"""
+    async with node_with(redis_server.url, mongo_url, db_name, tmp_path, aiohttp_server,
+                         ENGAGE_SOCKET_RATE="100000", ENGAGE_SOCKET_BURST="100000") as node:
+        sock = await agent_socket(node)
+        acked_ok = 0
+        try:
+            for round_ in range(100):
+                for i in range(9):
+                    await sock.send(f'42{NS},["ping",{{"text":{i}}}]')  # invalid_payload
+                await sock.event(NS, round_ + 1, "ping", {"text": "valid"})
+            with pytest.raises(Closed):
+                while True:
+                    frame = await sock.recv()
+                    acked_ok += frame.startswith(f"43{NS},") and '"ok":true' in frame
+        finally:
+            await sock.close()
+        assert acked_ok < 100  # closed before the end: 900 refusals were never tolerated

@@ -86,3 +86,35 @@ def test_url_credentials_only_from_the_environment(env_name: str) -> None:
         load({}, {env_name: with_password})
     assert load({env_name: with_password}) is not None  # the environment is not in `ps`
     assert load({}, {env_name: f"{scheme}://db.internal:1234"}) is not None
+
+
+def test_metrics_and_source_map_settings() -> None:
+    default = load({})
+    assert default.metrics_allow == ("127.0.0.0/8", "::1/128") and default.metrics_token == ""
+    assert default.serve_source_maps is False
+    settings = load({"ENGAGE_METRICS_ALLOW": "10.0.0.5/8, 2001:db8::/32",
+                     "ENGAGE_METRICS_TOKEN": "m" * 24, "ENGAGE_SERVE_SOURCE_MAPS": "1"})
+    assert settings.metrics_allow == ("10.0.0.0/8", "2001:db8::/32")
+    assert settings.serve_source_maps is True
+    assert "m" * 24 not in str(settings.redacted())
+    assert load({"ENGAGE_METRICS_ALLOW": "none"}).metrics_allow == ()
+    with pytest.raises(ConfigError, match="ENGAGE_METRICS_ALLOW"):
+        load({"ENGAGE_METRICS_ALLOW": "10.0.0.0/33"})
+    with pytest.raises(ConfigError, match="ENGAGE_METRICS_TOKEN"):
+        load({"ENGAGE_METRICS_TOKEN": "short"})
+
+
+def test_socket_origin_follows_the_public_url() -> None:
+    assert load({"ENGAGE_PUBLIC_URL": "https://e.example.test/x"}).socket_origin == \
+        "wss://e.example.test"
+    assert load({"ENGAGE_PUBLIC_URL": "http://127.0.0.1:8080"}).socket_origin == \
+        "ws://127.0.0.1:8080"
+
+
+def test_the_metrics_token_has_no_flag() -> None:
+    """Like the secret key: a flag would show the token in `ps`."""
+    from engage.cli import _parser
+
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["serve", "--metrics-token", "m" * 24])
+    assert _parser().parse_args(["serve", "--metrics-allow", "10.0.0.0/8"])
