@@ -21,7 +21,7 @@ USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD_LENGTH = 10
 # Words the product itself uses for actors that are not staff (in the interaction history,
 # "ended by" pushes, call ends): an account so named would read as one of them.
-RESERVED_USERNAMES = frozenset({"system", "visitor", "customer", "anonymous", "api", "root"})
+RESERVED_USERNAMES = frozenset({"system", "visitor", "customer", "anonymous", "api"})
 
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of an unknown-user login equal to a wrong password.
