@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -23,6 +24,10 @@ from engage.services import Services
 
 COOKIE = "engage_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# What the WHATWG URL parser ignores: tab and newlines anywhere, C0 controls and space at the ends.
+_BROWSER_DROPS = str.maketrans("", "", "\t\n\r")
+_BROWSER_TRIMS = "".join(chr(c) for c in range(0x21))
 
 HOME_BY_ROLE = {Role.AGENT: "/console", Role.SUPERVISOR: "/wallboard",
                 Role.MARKETER: "/marketing", Role.ADMIN: "/admin"}
@@ -60,10 +65,21 @@ def redirect(location: str) -> web.Response:
 
 
 def safe_next(raw: str | None) -> str | None:
-    """Only local paths: an open redirect would let a phishing page borrow our login."""
-    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw:
-        return raw
-    return None
+    """Only a path on this origin, else None: an open redirect would let a phishing page
+    borrow our login. Judged on what a browser would open (WHATWG URL parsing): it drops
+    ASCII tabs and newlines anywhere, trims C0 controls and spaces, and reads ``\\`` as ``/``."""
+    if not raw:
+        return None
+    cleaned = raw.translate(_BROWSER_DROPS).strip(_BROWSER_TRIMS)
+    # Printable ASCII only: what is left of whitespace or controls has no business in a path.
+    if not cleaned.startswith("/") or not all("!" <= c <= "~" for c in cleaned):
+        return None
+    parts = urlsplit(cleaned)
+    # The path decoded as well: a proxy that normalises /%2F%2Fx may redirect to //x itself.
+    heads = {cleaned[:2], unquote(parts.path)[:2]}
+    if parts.scheme or parts.netloc or heads & {"//", "/\\"} or "\\" in cleaned:
+        return None
+    return cleaned
 
 
 class StaffRoutes:

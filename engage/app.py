@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
@@ -17,6 +18,7 @@ from engage import bus
 from engage.calls.service import CallService
 from engage.config import Settings
 from engage.errors import EngageError
+from engage.infra import logs
 from engage.infra.backends import Backends
 from engage.infra.metrics import MetricsAccess
 from engage.services import Services, build_services
@@ -164,7 +166,7 @@ def _ops_routes(services: Services) -> web.RouteTableDef:
 
 def create_app(settings: Settings, backends: Backends) -> web.Application:
     services = build_services(settings, backends)
-    app = web.Application(middlewares=[_error_middleware(services)],
+    app = web.Application(middlewares=[_error_middleware(services), _unexpected_errors()],
                           client_max_size=2 * 1024 * 1024)
     app[SERVICES] = services
 
@@ -292,3 +294,34 @@ def _running(resource: Startable) -> Callable[[web.Application], AsyncIterator[N
 
     context.__qualname__ = f"running({type(resource).__name__})"
     return context
+
+
+def _unexpected_errors() -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Inside the error middleware (so its headers and metrics apply): an exception that is
+    neither a domain nor an HTTP error is a bug. The client gets a JSON 500 naming a request
+    id (body and X-Request-Id), the log one line with that id; the full traceback at most once
+    a minute per kind of failure and route, because a request that fails can be repeated."""
+    budget = logs.TracebackBudget()
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (EngageError, web.HTTPException):
+            raise
+        except Exception as exc:
+            request_id = secrets.token_hex(8)
+            resource = request.match_info.route.resource
+            # The route's template, not the path: the path is the client's text.
+            route = resource.canonical if resource is not None else "unmatched"
+            kind = type(exc).__qualname__
+            log.error("unexpected %s on %s %s (request %s): %.200r", kind, request.method,
+                      route, request_id, str(exc),
+                      exc_info=exc if budget.allows(f"{kind} {route}") else None,
+                      extra={"request_id": request_id, "error": kind, "route": route})
+            return web.json_response(
+                {"ok": False, "code": "internal", "request_id": request_id,
+                 "message": "Something went wrong on the server; the request id names it."},
+                status=500, headers={"X-Request-Id": request_id})
+
+    return middleware

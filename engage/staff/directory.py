@@ -19,6 +19,9 @@ Document = dict[str, Any]
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD_LENGTH = 10
+# Words the product itself uses for actors that are not staff (in the interaction history,
+# "ended by" pushes, call ends): an account so named would read as one of them.
+RESERVED_USERNAMES = frozenset({"system", "visitor", "customer", "anonymous", "api"})
 
 _hasher = PasswordHasher()
 # Verifying against this keeps the time of an unknown-user login equal to a wrong password.
@@ -29,6 +32,8 @@ def check_username(username: str) -> str:
     if not USERNAME_RE.fullmatch(username):
         raise InvalidPayload("username: 2-40 characters of a-z, 0-9, '.', '_' or '-', "
                              "starting with a letter or digit")
+    if username in RESERVED_USERNAMES:
+        raise InvalidPayload(f"username: {username!r} is reserved")
     return username
 
 

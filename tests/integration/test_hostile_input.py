@@ -3,6 +3,7 @@ and a well-behaved client on the same node keeps being served throughout."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import aiohttp
 import pytest
 
 from engage.infra.embedded import EmbeddedRedis
-from tests.conftest import LiveNode, socket_token
+from engage.infra.json_body import MAX_DEPTH
+from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode, socket_token
 from tests.custom_node import node_with
 from tests.rawsocket import Closed, RawSocket
 
@@ -119,6 +121,42 @@ async def test_packet_over_the_buffer_cap_closes_the_connection(
     finally:
         await sock.close()
     await still_served(bystander, "huge")
+
+
+# -- HTTP bodies: every JSON body is read by one helper with size and depth limits ----------
+
+NESTED = "[" * 1100  # 2.2 KB with its closing brackets: the body the scan sent
+# Within the JSON parser's own limit (1,024) but past Python's recursion limit once a route
+# turns the field into text: this one was the RecursionError and its 500.
+DEEP_FIELD = "[" * 1000 + "]" * 1000
+HOSTILE_BODIES = {
+    "nested-open": NESTED,
+    "nested-closed": NESTED + "]" * 1100,
+    "nested-objects": '{"a":' * 1100 + "1" + "}" * 1100,
+    "deep-field": f'{{"site_key":"{SITE_KEY}","customer_id":{DEEP_FIELD},"customer_hash":"x"}}',
+    "just-too-deep": f'{{"site_key":"{SITE_KEY}","x":{"[" * MAX_DEPTH + "]" * MAX_DEPTH}}}',
+    "not-json": "site_key=x",
+    "not-an-object": "[1,2,3]",
+    "bad-utf8": '{"site_key":"\xff"}',
+    "nan": '{"site_key":NaN}',
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_BODIES))
+async def test_hostile_bodies_to_the_anonymous_token_route_get_a_400(
+        node: LiveNode, bystander: RawSocket, name: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(f"{node.url}/api/visitor/token",
+                                   data=HOSTILE_BODIES[name].encode("latin-1"),
+                                   headers={"Origin": SITE_ORIGIN,
+                                            "Content-Type": "application/json"})
+        assert (response.status, response.content_type) == (400, "application/json")
+        body = await response.json()
+    assert body["ok"] is False and body["code"] == "invalid_payload" and body["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    await still_served(bystander, name)
 
 
 async def test_cross_site_origin_is_refused_on_the_upgrade(node: LiveNode) -> None:

@@ -106,11 +106,13 @@ local function consult_accept(ix, target)
   return result({ok = true})
 end
 
-local function consult_end(ix, by, complete_it)
+-- ``internal`` (the sweep, an agent gone) is a flag only this script sets, never a name: a
+-- staff account called "system" is just another agent here.
+local function consult_end(ix, by, complete_it, internal)
   local h = hgetall(ixkey(ix))
   local target = h.consult or ''
   if h.state ~= 'connected' or target == '' then return fail('no_consult') end
-  if by ~= h.agent and by ~= target and by ~= 'system' then return fail('not_your_interaction') end
+  if not internal and by ~= h.agent and by ~= target then return fail('not_your_interaction') end
   -- Checked before any write: a refused completion must leave the consultation as it was.
   if complete_it and h.consult_state ~= 'accepted' then return fail('consult_not_accepted') end
   if complete_it then
@@ -201,7 +203,7 @@ local function agent_gone(a)
       notify('ix', ix, 'agent_lost', {})
       requeue(ix, h, 'agent_gone', a, true)
     elseif h.state == 'connected' and h.consult == a then
-      consult_end(ix, 'system', false)
+      consult_end(ix, 'system', false, true)
     elseif h.state == 'wrap_up' then
       finish_wrap(ix, h, '', 'agent_gone', 'system')
     end
@@ -249,7 +251,7 @@ local function sweep(heartbeat_ms)
     fired = fired + 1
   end
   for _, ix in ipairs(redis.call('ZRANGEBYSCORE', key('consults'), '-inf', NOW, 'LIMIT', 0, 200)) do
-    consult_end(ix, 'system', false)
+    consult_end(ix, 'system', false, true)
     fired = fired + 1
   end
   for _, ix in ipairs(redis.call('ZRANGEBYSCORE', key('wrapups'), '-inf', NOW, 'LIMIT', 0, 200)) do
