@@ -80,14 +80,16 @@ class TranscriptMailer:
         now = datetime.now(UTC)
         day, rest_of_day = now.strftime("%Y-%m-%d"), seconds_to_midnight(now)
         limits = self.limits
+        # The conversation's claim (with its address pin) last: a refusal by the daily caps
+        # then pins no address.
         claims = [
-            Claim(keys.quota_transcript_conversation(live.id), {"sends": 1},
-                  {"sends": limits.per_conversation}, CONVERSATION_WINDOW_S,
-                  pin=("to", email.lower()), scope="conversation"),
             Claim(keys.quota_transcript_visitor(day, visitor_id), {"sends": 1},
                   {"sends": limits.per_visitor_day}, rest_of_day, scope="visitor"),
             Claim(keys.quota_transcript_site(day, site), {"sends": 1},
                   {"sends": limits.per_site_day}, rest_of_day, scope="site"),
+            Claim(keys.quota_transcript_conversation(live.id), {"sends": 1},
+                  {"sends": limits.per_conversation}, CONVERSATION_WINDOW_S,
+                  pin=("to", email.lower()), scope="conversation"),
         ]
         refusal = await self._quotas.reserve(claims)
         if refusal is not None:

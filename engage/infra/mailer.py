@@ -168,6 +168,8 @@ class MailOutbox:
     async def pending(self, up_to: int) -> int:
         """How many mails wait to be sent, counted up to ``up_to`` (a bounded read: a full
         count scans the collection)."""
+        if up_to <= 0:
+            return 0  # limit(0) would mean no limit
         found = self._col.find({"status": "queued"}, projection={"_id": 1}).limit(up_to)
         return len([doc async for doc in found])
 

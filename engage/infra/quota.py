@@ -33,6 +33,17 @@ if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) 
 return ''
 """
 
+# Gives amounts back; a pin goes with the last of what was reserved under it (nothing was
+# done for that value). KEYS[1] the hash; ARGV[1] pin field or ""; then (field, amount) pairs.
+_RELEASE = """
+local left = 0
+for i = 2, #ARGV, 2 do
+  left = left + math.max(0, redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])))
+end
+if ARGV[1] ~= '' and left == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return left
+"""
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -63,6 +74,7 @@ class Quotas:
     def __init__(self, redis: aioredis.Redis) -> None:
         self._redis = redis
         self._reserve = redis.register_script(_RESERVE)
+        self._release = redis.register_script(_RELEASE)
 
     async def reserve(self, claims: Sequence[Claim]) -> Refusal | None:
         """None when every claim was reserved; else the first refusal (nothing is kept)."""
@@ -82,13 +94,11 @@ class Quotas:
 
     async def release(self, claims: Sequence[Claim]) -> None:
         """Give reserved amounts back (the work they were for did not happen)."""
-        if not claims:
-            return
-        pipe = self._redis.pipeline(transaction=False)
         for claim in claims:
+            args: list[str | int] = [claim.pin[0] if claim.pin else ""]
             for name, amount in claim.amounts.items():
-                pipe.hincrby(claim.key, name, -amount)
-        await pipe.execute()
+                args += [name, amount]
+            await self._release(keys=[claim.key], args=args)
 
     async def used(self, key: str) -> dict[str, str]:
         """The quota's counters as they are now (for status pages and tests)."""

@@ -87,10 +87,13 @@ async def test_daily_caps_per_visitor_and_per_site(floor: WidgetFloor) -> None:
 
 
 async def test_a_full_outbox_refuses_new_mail_and_uses_no_quota(floor: WidgetFloor) -> None:
-    floor.services.outbox.max_pending = 1
     agent = await floor.agent("alice")
     visitor = await floor.widget()
     ix = await floor.chat_with(agent, visitor)
+    floor.services.outbox.max_pending = 0
+    # Refused: it pins no address and counts against nothing.
+    refused(await transcript(floor, visitor, ix, "typo@example.com"), "outbox_full")
+    floor.services.outbox.max_pending = 1
     # No SMTP is configured: the first mail stays queued.
     assert (await transcript(floor, visitor, ix, "li@example.com"))["ok"]
     for _ in range(3):
