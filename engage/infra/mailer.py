@@ -18,7 +18,6 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from analytics.patterns import EMAIL
-from engage.chat.store import ChatStore
 from engage.errors import EngageError, InvalidPayload
 from engage.infra.clock import now_ms
 from engage.tasks import Backoff, TaskSet
@@ -157,13 +156,6 @@ class MailOutbox:
             "created_at": datetime.fromtimestamp(at / 1000, UTC), "created_ms": at})
         self._wake.set()
         return mail_id
-
-    async def mail_transcript(self, chat: ChatStore, ix: str, email: str) -> str:
-        """Queue the conversation's transcript to ``email``."""
-        check_address(email)
-        text = await chat.transcript_text(ix)
-        return await self.enqueue(email, "Your chat transcript", text, kind="transcript",
-                                  ref=ix)
 
     async def pending(self, up_to: int) -> int:
         """How many mails wait to be sent, counted up to ``up_to`` (a bounded read: a full
