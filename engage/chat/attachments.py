@@ -21,7 +21,7 @@ from engage.chat.store import check_ix
 from engage.errors import EngageError, NotFound, PayloadTooLarge, RateLimited, UnsupportedType
 from engage.infra.dates import utc
 from engage.infra.file_retention import RetentionSweep
-from engage.infra.quota import Claim, Quotas
+from engage.infra.quota import Claim, Quotas, rest_of_day
 from engage.tasks import TaskSet
 
 Document = dict[str, Any]
@@ -168,7 +168,7 @@ class AttachmentStore:
         await asyncio.to_thread(check_content, data, content_type)
         now = datetime.now(UTC)
         day = now.strftime("%Y-%m-%d")
-        claims = self._claims(ix, owner, day, len(data))
+        claims = self._claims(ix, owner, day, rest_of_day(now), len(data))
         refusal = await self._quotas.reserve(claims)
         if refusal is not None:
             scope = refusal.claim.scope
@@ -192,7 +192,8 @@ class AttachmentStore:
             raise
         return public(meta)
 
-    def _claims(self, ix: str, owner: str, day: str, size: int) -> list[Claim]:
+    def _claims(self, ix: str, owner: str, day: str, day_left: int, size: int
+                ) -> list[Claim]:
         quota, used = self.quota, {"files": 1, "bytes": size}
         return [
             # The conversation's files stay for the retention period: so does its count.
@@ -201,7 +202,7 @@ class AttachmentStore:
                   self.retention_days * DAY_S, scope="conversation"),
             Claim(keys.quota_attachments_visitor(day, owner), used,
                   {"files": quota.visitor_day_files, "bytes": quota.visitor_day_bytes},
-                  DAY_S, scope="visitor"),
+                  day_left, scope="visitor"),
         ]
 
     def _path(self, day: str, att_id: str) -> Path:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from engage import keys
 from engage.acd.interaction import Interaction
 from engage.chat.store import ChatStore
 from engage.errors import EngageError
 from engage.infra.mailer import MailOutbox, check_address
-from engage.infra.quota import Claim, Quotas
+from engage.infra.quota import Claim, Quotas, rest_of_day
 
 SUBJECT = "Your chat transcript"
 # A conversation's own cap outlives the conversation: the visitor may ask for its
@@ -50,12 +50,6 @@ _MESSAGES = {
 }
 
 
-def seconds_to_midnight(now: datetime) -> int:
-    """The rest of the UTC day: a daily counter's window ends with its day."""
-    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return max(1, int((tomorrow - now).total_seconds()))
-
-
 class TranscriptMailer:
     """The company's mail server sends what a visitor typed to an address the visitor chose:
     so only after an agent took part, one address per conversation, a few sends, and daily
@@ -78,15 +72,15 @@ class TranscriptMailer:
             raise NotAnswered()
         site = live.site or str((record or {}).get("site") or "") or "-"
         now = datetime.now(UTC)
-        day, rest_of_day = now.strftime("%Y-%m-%d"), seconds_to_midnight(now)
+        day, window = now.strftime("%Y-%m-%d"), rest_of_day(now)
         limits = self.limits
         # The conversation's claim (with its address pin) last: a refusal by the daily caps
         # then pins no address.
         claims = [
             Claim(keys.quota_transcript_visitor(day, visitor_id), {"sends": 1},
-                  {"sends": limits.per_visitor_day}, rest_of_day, scope="visitor"),
+                  {"sends": limits.per_visitor_day}, window, scope="visitor"),
             Claim(keys.quota_transcript_site(day, site), {"sends": 1},
-                  {"sends": limits.per_site_day}, rest_of_day, scope="site"),
+                  {"sends": limits.per_site_day}, window, scope="site"),
             Claim(keys.quota_transcript_conversation(live.id), {"sends": 1},
                   {"sends": limits.per_conversation}, CONVERSATION_WINDOW_S,
                   pin=("to", email.lower()), scope="conversation"),

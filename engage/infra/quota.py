@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import redis.asyncio as aioredis
 
@@ -43,6 +44,13 @@ end
 if ARGV[1] ~= '' and left == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return left
 """
+
+
+def rest_of_day(now: datetime) -> int:
+    """Seconds left in ``now``'s (UTC) day: the window of a counter named after its day, so
+    it ends, and ``retry_after`` points, at midnight."""
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((tomorrow - now).total_seconds()))
 
 
 @dataclass(frozen=True)
