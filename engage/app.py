@@ -193,7 +193,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     watchers = TrailWatchers(sockets, backends.redis, services.access)
     services.acd.notifier = RecheckingNotifier(services.acd.notifier, watchers.recheck)
     ChatHandlers(sockets, chat=services.chat, staff=services.staff,
-                 attachments=services.attachments, outbox=services.outbox,
+                 attachments=services.attachments, transcripts=services.transcripts,
                  visits=services.visits, gate=services.access, watchers=watchers
                  ).register(sockets)
     listener = bus.EventListener(backends.redis_url, tasks=services.tasks)

@@ -211,3 +211,37 @@ class CallKeys:
 def trail_watchers(ix: str) -> str:
     """Set of agent sockets watching the visitor's trail through interaction ``ix``."""
     return f"engage:watch:{ix}"
+
+
+# -- quotas ----------------------------------------------------------------------------------
+# What one visitor, conversation or site may use (hashes of counters in a fixed window),
+# written only by engage/infra/quota.py on behalf of the services that name them here.
+QUOTA_PREFIX = f"{PREFIX}:quota:"
+
+
+def quota_transcript_conversation(ix: str) -> str:
+    """Transcript mails of one conversation: sends, and the one address they go to."""
+    return f"{QUOTA_PREFIX}transcript:ix:{ix}"
+
+
+def quota_transcript_visitor(day: str, visitor_id: str) -> str:
+    return f"{QUOTA_PREFIX}transcript:visitor:{day}:{visitor_id}"
+
+
+def quota_transcript_site(day: str, site: str) -> str:
+    return f"{QUOTA_PREFIX}transcript:site:{day}:{site}"
+
+
+def quota_attachments_conversation(ix: str) -> str:
+    """Files and bytes uploaded to one conversation."""
+    return f"{QUOTA_PREFIX}attach:ix:{ix}"
+
+
+def quota_attachments_visitor(day: str, visitor_id: str) -> str:
+    """Files and bytes one visitor uploaded on one UTC day."""
+    return f"{QUOTA_PREFIX}attach:visitor:{day}:{visitor_id}"
+
+
+def quota_attachments_rate(visitor_id: str) -> str:
+    """Upload attempts of one visitor in the current minute."""
+    return f"{QUOTA_PREFIX}attach:rate:{visitor_id}"

@@ -76,6 +76,7 @@ REDIS: dict[str, str] = {
     keys.ANALYSIS_DATA_VERSION: "engage.analysis.worker",
     keys.recorder_owner("*"): "signaling.recording.nodes",
     keys.trail_watchers("*"): "signaling.handlers.watch",
+    f"{keys.QUOTA_PREFIX}*": "engage.infra.quota",
     keys.EVENTS_CHANNEL: "engage.bus",
     keys.SOCKETIO_CHANNEL: "signaling.fanout",
 }

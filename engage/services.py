@@ -17,6 +17,7 @@ from engage.analysis.suggestions import SuggestionService
 from engage.calls.recordings import RecordingStore
 from engage.chat.attachments import AttachmentStore
 from engage.chat.store import ChatStore
+from engage.chat.transcript_mail import TranscriptMailer
 from engage.config import Settings
 from engage.customers.ledger import LedgerService
 from engage.customers.profiles import ProfileDirectory
@@ -25,6 +26,7 @@ from engage.desk.knowledge import KnowledgeService
 from engage.infra.backends import Backends
 from engage.infra.mailer import MailOutbox
 from engage.infra.metrics import Metrics
+from engage.infra.quota import Quotas
 from engage.sites.registry import SiteRegistry
 from engage.sites.visitor_tokens import VisitorAuth, VisitorTokens
 from engage.staff.auth import AuthService
@@ -63,6 +65,7 @@ class Services:
     attachments: AttachmentStore
     recordings: RecordingStore
     outbox: MailOutbox
+    transcripts: TranscriptMailer
     trail: TrailStore
     visits: VisitService
     ledger: LedgerService
@@ -91,6 +94,8 @@ def build_services(settings: Settings, backends: Backends) -> Services:
     trail = TrailStore(backends.db, tasks=tasks)
     chat = ChatStore(backends.db, backends.redis)
     tokens = VisitorTokens(settings.secret_key)
+    quotas = Quotas(backends.redis)
+    outbox = MailOutbox(backends.db, settings.smtp_url, settings.mail_from, tasks=tasks)
     return Services(
         settings=settings, backends=backends, tasks=tasks, metrics=metrics, staff=staff,
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
@@ -109,11 +114,11 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         attachments=AttachmentStore(backends.db, settings.data_dir.resolve() / "attachments",
                                     max_bytes=settings.attachment_max_bytes,
                                     retention_days=settings.attachment_retention_days,
-                                    tasks=tasks),
+                                    tasks=tasks, quotas=quotas),
         recordings=RecordingStore(backends.db, settings.data_dir.resolve() / "recordings",
                                   retention_days=settings.recording_retention_days,
                                   tasks=tasks, node_id=settings.node_id),
-        outbox=MailOutbox(backends.db, settings.smtp_url, settings.mail_from, tasks=tasks),
+        outbox=outbox, transcripts=TranscriptMailer(chat, outbox, quotas),
         ledger=LedgerService(backends.db, backends.redis, tasks=tasks),
         knowledge=KnowledgeService(backends.db, backends.redis),
         bulletin=BulletinService(backends.db, backends.redis),

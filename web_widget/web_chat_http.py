@@ -64,6 +64,8 @@ def add_chat_http_routes(table: web.RouteTableDef, services: WidgetDeps) -> None
     async def upload(request: web.Request) -> web.StreamResponse:
         """Multipart ``interaction`` + ``file``; same origin only (the widget's iframe)."""
         identity = await bearer_identity(request, services)
+        # Counted before the body is read: reading and decoding it is the cost to limit.
+        await store.admit(identity.visitor_id)
         if request.content_length is not None \
                 and request.content_length > store.max_bytes + ENVELOPE_BYTES:
             raise store.too_large()

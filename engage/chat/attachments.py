@@ -1,4 +1,4 @@
-"""Chat attachments on disk: content-type sniffing, size cap, access metadata, retention."""
+"""Chat attachments on disk: content checks, size cap and quotas, access metadata, retention."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,13 @@ from urllib.parse import quote
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from engage import keys
+from engage.chat.file_checks import check_content, sniff
 from engage.chat.store import check_ix
-from engage.errors import NotFound, PayloadTooLarge, UnsupportedType
+from engage.errors import EngageError, NotFound, PayloadTooLarge, RateLimited, UnsupportedType
 from engage.infra.dates import utc
 from engage.infra.file_retention import RetentionSweep
+from engage.infra.quota import Claim, Quotas, rest_of_day
 from engage.tasks import TaskSet
 
 Document = dict[str, Any]
@@ -30,21 +34,36 @@ IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 UNDECLARED = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "application/x-pdf":
            "application/pdf"}
+MB = 1024 * 1024
+DAY_S = 24 * 3600
+
+__all__ = ["AttachmentQuota", "AttachmentStore", "QuotaExceeded", "safe_name", "sniff"]
 
 
-def sniff(data: bytes) -> str | None:
-    """The content type the bytes themselves announce (magic numbers), or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if len(data) >= 12 and data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    return None
+class QuotaExceeded(EngageError):
+    """No more files for now."""
+
+    code = "quota_exceeded"
+    http_status = 413
+
+
+@dataclass(frozen=True)
+class AttachmentQuota:
+    """What one conversation, and one visitor per day, may upload; upload attempts a minute."""
+
+    conversation_files: int = 20
+    conversation_bytes: int = 50 * MB
+    visitor_day_files: int = 50
+    visitor_day_bytes: int = 100 * MB
+    uploads_per_minute: int = 10
+
+
+_QUOTA_MESSAGES = {
+    ("conversation", "files"): "This conversation has as many files as it may hold.",
+    ("conversation", "bytes"): "This conversation's files have reached their total size.",
+    ("visitor", "files"): "You have sent as many files as allowed today.",
+    ("visitor", "bytes"): "You have sent as much data as allowed today.",
+}
 
 
 def safe_name(filename: str, content_type: str) -> str:
@@ -87,8 +106,11 @@ class AttachmentStore:
     """Files under ``root/<yyyy-mm-dd>/<id>``, metadata in MongoDB ``attachments``."""
 
     def __init__(self, db: AsyncDatabase[Document], root: Path, *, max_bytes: int,
-                 retention_days: int, tasks: TaskSet) -> None:
+                 retention_days: int, tasks: TaskSet, quotas: Quotas,
+                 quota: AttachmentQuota | None = None) -> None:
         self._db = db
+        self._quotas = quotas
+        self.quota = quota or AttachmentQuota()
         self._col = db[COLLECTION]
         self.root = root
         self.max_bytes = max_bytes
@@ -116,9 +138,21 @@ class AttachmentStore:
     async def stop(self) -> None:
         await self._sweep.stop()
 
+    async def admit(self, owner: str) -> None:
+        """Count one upload attempt of ``owner`` (before its body is read): RateLimited past
+        the minute's allowance, whatever became of the earlier ones."""
+        claim = Claim(keys.quota_attachments_rate(owner), {"uploads": 1},
+                      {"uploads": self.quota.uploads_per_minute}, 60)
+        refusal = await self._quotas.reserve([claim])
+        if refusal is not None:
+            raise RateLimited("Too many files at once; wait a little.",
+                              retry_after=refusal.retry_after)
+
     async def save(self, ix: str, *, owner: str, filename: str, declared_type: str,
                    data: bytes) -> dict[str, Any]:
-        """Check, store and describe one upload: ``{id, name, content_type, size}``."""
+        """Check, store and describe one upload: ``{id, name, content_type, size}``. The
+        content must decode as its type; the conversation's and the owner's daily quotas
+        are reserved before the file is written and given back if it is not."""
         check_ix(ix)
         if len(data) > self.max_bytes:
             raise self.too_large()
@@ -130,22 +164,46 @@ class AttachmentStore:
         if declared not in UNDECLARED and declared != content_type:
             raise UnsupportedType(
                 f"The file says it is {declared[:60]} but its content is {content_type}.")
+        # Decoding is CPU work on up to max_bytes: off the event loop.
+        await asyncio.to_thread(check_content, data, content_type)
         now = datetime.now(UTC)
-        att_id = "att_" + secrets.token_urlsafe(18)
         day = now.strftime("%Y-%m-%d")
+        claims = self._claims(ix, owner, day, rest_of_day(now), len(data))
+        refusal = await self._quotas.reserve(claims)
+        if refusal is not None:
+            scope = refusal.claim.scope
+            message = _QUOTA_MESSAGES[scope, refusal.field]
+            if scope == "visitor":
+                raise QuotaExceeded(message, scope=scope, retry_after=refusal.retry_after)
+            raise QuotaExceeded(message, scope=scope)
+        att_id = "att_" + secrets.token_urlsafe(18)
         meta: Document = {
             "_id": att_id, "interaction": ix, "owner": owner,
             "name": safe_name(filename, content_type), "content_type": content_type,
             "size": len(data), "day": day, "created_at": now,
             "expires_at": now + timedelta(days=self.retention_days)}
         path = self._path(day, att_id)
-        await asyncio.to_thread(_write, path, data)
         try:
+            await asyncio.to_thread(_write, path, data)
             await self._col.insert_one(meta)
         except BaseException:
             await asyncio.to_thread(path.unlink, True)
+            await self._quotas.release(claims)
             raise
         return public(meta)
+
+    def _claims(self, ix: str, owner: str, day: str, day_left: int, size: int
+                ) -> list[Claim]:
+        quota, used = self.quota, {"files": 1, "bytes": size}
+        return [
+            # The conversation's files stay for the retention period: so does its count.
+            Claim(keys.quota_attachments_conversation(ix), used,
+                  {"files": quota.conversation_files, "bytes": quota.conversation_bytes},
+                  self.retention_days * DAY_S, scope="conversation"),
+            Claim(keys.quota_attachments_visitor(day, owner), used,
+                  {"files": quota.visitor_day_files, "bytes": quota.visitor_day_bytes},
+                  day_left, scope="visitor"),
+        ]
 
     def _path(self, day: str, att_id: str) -> Path:
         # Both parts are ours (a date we formatted, an id we generated), never the client's.

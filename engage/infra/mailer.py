@@ -18,8 +18,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from analytics.patterns import EMAIL
-from engage.chat.store import ChatStore
-from engage.errors import InvalidPayload
+from engage.errors import EngageError, InvalidPayload
 from engage.infra.clock import now_ms
 from engage.tasks import Backoff, TaskSet
 
@@ -34,6 +33,17 @@ POLL_SECONDS = 30.0
 # A mail claimed by a node that died mid-send goes back to the queue after this long.
 STALE_SENDING_MS = 10 * 60 * 1000
 SMTP_TIMEOUT = 30.0
+# Queued mail beyond this is refused (``outbox_full``): without SMTP, or with a server that
+# refuses, the outbox would otherwise grow as fast as anyone can ask for mail.
+MAX_PENDING = 1000
+
+
+class OutboxFull(EngageError):
+    """Too much mail is waiting to be sent; try again later."""
+
+    code = "outbox_full"
+    http_status = 503
+    retriable = True
 
 
 def check_address(address: object) -> str:
@@ -108,12 +118,16 @@ class MailOutbox:
         self.mail_from = mail_from
         self._target = SmtpTarget.parse(smtp_url) if smtp_url else None
         self._tasks = tasks
+        self.max_pending = MAX_PENDING
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     async def ensure_indexes(self) -> None:
         await self._col.create_index([("status", ASCENDING), ("next_ms", ASCENDING)])
         await self._col.create_index([("ref", ASCENDING)])
+        # The pending count asks by status alone (nx-27017 uses a compound index only for
+        # its full key).
+        await self._col.create_index([("status", ASCENDING)])
 
     async def start(self) -> None:
         await self.ensure_indexes()
@@ -131,6 +145,9 @@ class MailOutbox:
         check_address(to)
         if not isinstance(body, str) or len(body) > 2_000_000:
             raise InvalidPayload("body: text up to 2 MB")
+        if await self.pending(self.max_pending) >= self.max_pending:
+            log.warning("mail refused: the outbox is full", extra={"kind": kind, "ref": ref})
+            raise OutboxFull()
         mail_id = "mail_" + secrets.token_urlsafe(12)
         at = now_ms()
         await self._col.insert_one({
@@ -140,12 +157,13 @@ class MailOutbox:
         self._wake.set()
         return mail_id
 
-    async def mail_transcript(self, chat: ChatStore, ix: str, email: str) -> str:
-        """Queue the conversation's transcript to ``email``."""
-        check_address(email)
-        text = await chat.transcript_text(ix)
-        return await self.enqueue(email, "Your chat transcript", text, kind="transcript",
-                                  ref=ix)
+    async def pending(self, up_to: int) -> int:
+        """How many mails wait to be sent, counted up to ``up_to`` (a bounded read: a full
+        count scans the collection)."""
+        if up_to <= 0:
+            return 0  # limit(0) would mean no limit
+        found = self._col.find({"status": "queued"}, projection={"_id": 1}).limit(up_to)
+        return len([doc async for doc in found])
 
     async def get(self, mail_id: str) -> Document | None:
         return await self._col.find_one({"_id": mail_id})

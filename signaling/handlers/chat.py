@@ -9,8 +9,8 @@ from engage.acd.gate import AccessGate
 from engage.acd.interaction import Interaction
 from engage.chat.attachments import AttachmentStore
 from engage.chat.store import ChatStore
+from engage.chat.transcript_mail import TranscriptMailer
 from engage.errors import Forbidden
-from engage.infra.mailer import MailOutbox
 from engage.staff.directory import StaffDirectory
 from engage.visits.service import VisitService
 from signaling.handlers.base import Namespace, on
@@ -33,13 +33,14 @@ class ChatHandlers(Namespace):
     """Both sides write, sync, type and acknowledge; the access policy says who may when."""
 
     def __init__(self, server: EngageSocketServer, *, chat: ChatStore, staff: StaffDirectory,
-                 attachments: AttachmentStore, outbox: MailOutbox, visits: VisitService,
+                 attachments: AttachmentStore, transcripts: TranscriptMailer,
+                 visits: VisitService,
                  gate: AccessGate, watchers: TrailWatchers) -> None:
         self._server = server
         self._chat = chat
         self._staff = staff
         self._attachments = attachments
-        self._outbox = outbox
+        self._transcripts = transcripts
         self._visits = visits
         self._gate = gate
         self._watchers = watchers
@@ -146,10 +147,8 @@ class ChatHandlers(Namespace):
 
     @on("chat.transcript", VISITOR_NS)
     async def transcript(self, state: SocketState, payload: ChatTranscript) -> dict[str, Any]:
-        await self._gate.require(state.actor, Action.VISITOR_TOOLS, payload.interaction)
-        body = await self._chat.transcript_text(payload.interaction)
-        await self._outbox.enqueue(payload.email, "Your chat transcript", body,
-                                   kind="transcript", ref=payload.interaction)
+        live = await self._gate.require(state.actor, Action.VISITOR_TOOLS, payload.interaction)
+        await self._transcripts.send(live, state.actor.visitor, payload.email)
         return {"queued": True}
 
     # -- the agent's view of the visit ---------------------------------------------------

@@ -11,29 +11,41 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
+from PIL import Image
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage.chat.attachments import AttachmentStore, safe_name, sniff
 from engage.errors import NotFound, PayloadTooLarge, UnsupportedType
 from engage.infra.backends import Document
+from engage.infra.quota import Quotas
 from engage.tasks import TaskSet
 from tests.conftest import SITE_KEY, LiveNode, login
 
 IX = "ix0000000042"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
-GIF = b"GIF89a" + b"\x00" * 64
-WEBP = b"RIFF\x40\x00\x00\x00WEBPVP8 " + b"\x00" * 64
-PDF = b"%PDF-1.7\n" + b"\x00" * 64
+
+
+def image(kind: str) -> bytes:
+    """A real (tiny) image: the store decodes what it accepts."""
+    out = io.BytesIO()
+    Image.new("RGB", (4, 3), (200, 30, 30)).save(out, kind)
+    return out.getvalue()
+
+
+PNG, JPEG, GIF, WEBP = image("PNG"), image("JPEG"), image("GIF"), image("WEBP")
+PDF = (b"%PDF-1.7\n1 0 obj <</Type/Catalog/Pages 2 0 R/OpenAction [3 0 R /Fit]>> endobj\n"
+       b"2 0 obj <</Type/Pages/Kids [3 0 R]/Count 1>> endobj\n"
+       b"3 0 obj <</Type/Page/Parent 2 0 R/MediaBox [0 0 612 792]>> endobj\n"
+       b"trailer <</Root 1 0 R>>\n%%EOF\n")
 HTML = b"<html><script>alert(1)</script></html>"
 MB = 1024 * 1024
 
 
 @pytest.fixture
-async def store(db: AsyncDatabase[Document], tmp_path: Path, tasks: TaskSet
-                ) -> AttachmentStore:
+async def store(db: AsyncDatabase[Document], tmp_path: Path, tasks: TaskSet,
+                redis: aioredis.Redis) -> AttachmentStore:
     attachments = AttachmentStore(db, tmp_path / "att", max_bytes=MB, retention_days=90,
-                                  tasks=tasks)
+                                  tasks=tasks, quotas=Quotas(redis))
     await attachments.ensure_indexes()
     return attachments
 

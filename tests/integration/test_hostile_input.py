@@ -266,3 +266,26 @@ async def test_refusals_interleaved_with_valid_events_still_close_the_socket(
         finally:
             await sock.close()
         assert acked_ok < 100  # closed before the end: 900 refusals were never tolerated
+
+
+# -- the widget's transcript mail: not a relay ------------------------------------------------
+@pytest.mark.parametrize("email, code", [
+    ("victim@example.com\r\nBcc: everyone@example.com", "invalid_payload"),
+    ("a@example.com, b@example.com", "invalid_payload"),
+    ('"Support" <victim@example.com>', "invalid_payload"),
+    ("victim@example.com", "not_answered"),  # no agent ever joined: the text is the visitor's
+])
+async def test_transcript_mail_refuses_relaying(node: LiveNode, email: str, code: str) -> None:
+    token, visitor = node.services.visitor_tokens.issue(SITE_KEY)
+    await node.services.queues.save({"_id": "chat_q", "required_skills": {"nobody": 1}})
+    created = await node.services.acd.enqueue("chat_q", "chat", visitor=visitor, site=SITE_KEY)
+    sock = await RawSocket.open(node.url, origin=SITE_ORIGIN)
+    try:
+        assert (await sock.join("/visitor", {"token": token})).startswith("40/visitor,")
+        await sock.event("/visitor", 5, "chat.transcript",
+                         {"interaction": created["interaction"], "email": email})
+        reply = await sock.ack("/visitor", 5)
+        assert reply["ok"] is False and reply["code"] == code, reply
+    finally:
+        await sock.close()
+    assert await node.services.backends.db.mail_outbox.count_documents({}) == 0

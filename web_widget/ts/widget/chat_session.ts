@@ -7,11 +7,20 @@
 import { ChatController } from "../../../signaling/client/chat_controller";
 import { type StorageLike, uuid } from "../../../signaling/client/dom";
 import type { VisitorPushes } from "../../../signaling/client/visitor";
-import type { Translate } from "../i18n";
+import type { StringKey, Translate } from "../i18n";
 import { CallView } from "./call_view";
 import { ChatView } from "./chat_view";
 import type { VisitorHttp } from "./http";
 import type { Socket } from "./connection";
+
+/** What the visitor reads when the server refuses a file, by the refusal's code. */
+const UPLOAD_ERRORS: Readonly<Record<string, StringKey>> = {
+  too_large: "too_large",
+  unsupported_type: "unsupported_type",
+  unsafe_content: "unsafe_file",
+  quota_exceeded: "upload_limit",
+  rate_limited: "error_rate_limited",
+};
 
 export interface SessionDeps {
   socket(): Socket | null;
@@ -102,8 +111,7 @@ export class ChatSession {
     this.view.showNotice(this.deps.t("uploading", { name: file.name }));
     const ack = await this.deps.http.upload(this.interaction, file);
     if (!ack.ok) {
-      this.view.showNotice(ack.code === "too_large" ? this.deps.t("too_large")
-        : ack.code === "unsupported_type" ? this.deps.t("unsupported_type") : this.deps.t("upload_failed"));
+      this.view.showNotice(this.deps.t(UPLOAD_ERRORS[ack.code] ?? "upload_failed"));
       return;
     }
     this.view.showNotice("");
