@@ -17,7 +17,7 @@ from engage.analysis.suggestions import SuggestionService
 from engage.calls.recordings import RecordingStore
 from engage.chat.attachments import AttachmentStore
 from engage.chat.store import ChatStore
-from engage.config import Settings
+from engage.config import ConfigError, Settings
 from engage.customers.ledger import LedgerService
 from engage.customers.profiles import ProfileDirectory
 from engage.desk.bulletin import BulletinService
@@ -35,6 +35,7 @@ from engage.visits.contact_requests import ContactRequests
 from engage.visits.invites import InviteService
 from engage.visits.service import VisitService
 from engage.visits.trail_store import TrailStore
+from engage.visits.visitor_limits import VisitorLimits, VisitorQuota
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Services:
     auth: AuthService
     sites: SiteRegistry
     visitor_tokens: VisitorTokens
+    visitor_quota: VisitorQuota  # what one visitor, address or site may do, on every node
     queues: QueueDirectory
     acd: Acd
     access: AccessGate
@@ -68,6 +70,13 @@ class Services:
     knowledge: KnowledgeService
     bulletin: BulletinService
     contact_requests: ContactRequests
+
+
+def _visitor_limits(settings: Settings) -> VisitorLimits:
+    try:
+        return VisitorLimits.parse(settings.visitor_limits)
+    except ValueError as exc:
+        raise ConfigError(f"ENGAGE_VISITOR_LIMITS: {exc}") from None
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -94,6 +103,8 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         sessions=sessions, auth=AuthService(staff, sessions, throttle, backends.redis),
         sites=sites,
         visitor_tokens=VisitorTokens(settings.secret_key), queues=queues, acd=acd,
+        visitor_quota=VisitorQuota(backends.redis, _visitor_limits(settings), settings.node_id,
+                                   tasks=tasks),
         eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id,
                                 tasks=tasks),
         kpis=KpiService(backends.db), analysis=analysis, suggestions=suggestions,

@@ -43,6 +43,7 @@ class SocketState:
     username: str | None = None
     session_id: str | None = None
     visitor: VisitorIdentity | None = None
+    address: str = ""  # the client's address (visitors: limits per address)
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=40.0))
     refused_in_row: int = 0
     session_checked_at: float = 0.0
