@@ -8,7 +8,7 @@ import msgspec
 
 from engage.acd.service import Acd
 from engage.chat.store import ChatStore
-from engage.errors import InteractionOpen, InvalidPayload, NotAuthenticated, QueueNotOffered
+from engage.errors import InvalidPayload, NotAuthenticated, QueueNotOffered
 from engage.models import VisitorIdentity
 from engage.visits.contact_requests import ContactRequests, Requester
 from engage.visits.invites import Invite, InviteService
@@ -164,8 +164,6 @@ class VisitorHandlers(Namespace):
     async def invite_respond(self, state: SocketState, payload: InviteRespond
                              ) -> dict[str, Any]:
         who = _visitor(state)
-        if payload.action == "accept" and (open_now := await self._visits.active(who.visitor_id)):
-            raise InteractionOpen(interaction=open_now["interaction"])  # before it is used up
         invite = await self._invites.respond(payload.invite, who.visitor_id, payload.action)
         if payload.action == "dismiss":
             return {}

@@ -198,3 +198,23 @@ async def test_phone_channels_are_refused_from_the_widget(floor: LimitFloor,
     visitor = await floor.socket((await floor.issued())["token"])
     await visitor.refused("contact.request", {"channel": channel}, "invalid_payload")
     assert (await floor.store.queue_snapshot("help"))[0] == 0
+
+
+async def test_an_invite_accepted_while_a_conversation_is_open_opens_no_second(
+        floor: LimitFloor) -> None:
+    await floor.services.invites.create(
+        {"site_key": SITE_KEY, "name": "Villas", "enabled": True, "queue": "sales",
+         "text": {"en": "Questions?"}, "url_glob": "http://shop.example.test/villas*",
+         "require_agent": False},
+        by="marketer")
+    token = (await floor.issued())["token"]
+    browsing, chatting = await floor.socket(token, "tab1"), await floor.socket(token, "tab2")
+    page = {"type": "page", "at": 1_790_000_000_000, "url": "http://shop.example.test/villas/7",
+            "title": "Villa", "nav": "load"}
+    await browsing.ok("visit.events", {"events": [page]})
+    invite = await browsing.expect("invite")
+    ix = (await chatting.ok("contact.request", {"channel": "chat"}))["interaction"]
+    refused = await browsing.refused("invite.respond", {"invite": invite["invite"],
+                                                        "action": "accept"}, "interaction_open")
+    assert refused["interaction"] == ix
+    assert (await floor.store.queue_snapshot("sales"))[0] == 0
