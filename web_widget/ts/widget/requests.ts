@@ -27,6 +27,7 @@ export class VisitorRequester {
 
   errorText(ack: AckError): string {
     if (ack.code === "rate_limited") return this.t("error_rate_limited");
+    if (ack.code === "interaction_open") return this.t("error_interaction_open");
     if (ack.code === CLIENT_CODES.timeout || ack.code === CLIENT_CODES.disconnected
         || ack.code === CLIENT_CODES.network) return this.t("error_offline");
     return this.t("error_generic");
