@@ -49,7 +49,8 @@ return 0
 _CHAT, _CONVERSATION = Rate(20, 30), Rate(30, 30)
 _CONTACT, _CONTACT_ADDRESS = Rate(10, 600), Rate(30, 600)
 _TRAIL = Rate(120, 60)
-_TOKEN_ADDRESS, _TOKEN_SITE = Rate(60, 60), Rate(6000, 60)
+# Every page load renews the token: an office behind one address loads many pages.
+_TOKEN_ADDRESS, _TOKEN_SITE = Rate(120, 60), Rate(30000, 60)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The shared GCRA buckets on a real Redis: exact counts, all-or-none, separate subjects."""
+"""The shared GCRA buckets and a visitor's socket places on a real Redis: exact counts,
+all-or-none, separate subjects, places counted across nodes."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from engage import keys
-from engage.errors import RateLimited
+from engage.errors import RateLimited, TooManySockets
 from engage.infra.shared_rate import Rate, SharedRates
+from engage.tasks import TaskSet
+from engage.visits.visitor_limits import VisitorLimits, VisitorQuota
 
 SLOW = Rate(3, 3600)  # nothing refills while the test runs
 
@@ -46,3 +49,23 @@ async def test_buckets_expire_once_refilled(redis: aioredis.Redis) -> None:
     await SharedRates(redis).take(("token-site", "s1", Rate(10, 60)))
     ttl_ms = await redis.pttl(keys.rate("token-site", "s1"))
     assert 0 < ttl_ms <= 6001  # one interval: then the bucket is full again and not kept
+
+
+async def test_a_visitors_sockets_are_counted_across_nodes(redis: aioredis.Redis,
+                                                           tasks: TaskSet) -> None:
+    limits = VisitorLimits(sockets=2)
+    node_a = VisitorQuota(redis, limits, "node-a", tasks=tasks)
+    node_b = VisitorQuota(redis, limits, "node-b", tasks=tasks)
+    await node_a.open_socket("v1", "s1")
+    await node_b.open_socket("v1", "s1")  # the same sid on another node is another socket
+    with pytest.raises(TooManySockets):
+        await node_a.open_socket("v1", "s2")
+    await node_a.open_socket("v2", "s2")  # another visitor has its own places
+    leases = dict(await redis.zrange(keys.visitor_sockets("v1"), 0, -1, withscores=True))
+    await node_b.renew()  # a renewal moves leases on, never drops a live one
+    renewed = dict(await redis.zrange(keys.visitor_sockets("v1"), 0, -1, withscores=True))
+    assert renewed.keys() == leases.keys()
+    assert all(renewed[m] >= leases[m] for m in leases)
+    await node_b.close_socket("s1")
+    await node_a.open_socket("v1", "s3")
+    assert await redis.zcard(keys.visitor_sockets("v1")) == 2
