@@ -94,6 +94,7 @@ class BenchNode:
         self.mongo = EmbeddedMongo(work_dir / "mongo")
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = work_dir / "engage.log"
+        self.site_queues: list[str] = []  # queues the widget may name besides QUEUE
 
     @property
     def pid(self) -> int:
@@ -113,7 +114,11 @@ class BenchNode:
                 "ENGAGE_MONGO_URL": self.mongo.url, "ENGAGE_MONGO_DB": "bench",
                 "ENGAGE_DATA_DIR": str(self.work_dir / "data"), "ENGAGE_PORT": str(self.port),
                 "ENGAGE_SECRET_KEY": "bench-secret-key-" + "x" * 32,
-                "ENGAGE_LOG_LEVEL": "WARNING", **self.env}
+                "ENGAGE_LOG_LEVEL": "WARNING",
+                # Thousands of simulated visitors share this machine's one address; the
+                # per-visitor limits stay as shipped.
+                "ENGAGE_VISITOR_LIMITS": "token_address=1000000/60,contact_address=1000000/60",
+                **self.env}
 
     async def start(self) -> None:
         self.redis.start()
@@ -123,7 +128,8 @@ class BenchNode:
             services = build_services(settings, backends)
             await services.queues.save(dict(HELP_QUEUE))
             await services.sites.save(SITE_KEY, "Shanghai Homes (bench)", self.origins,
-                                      {"queue": QUEUE, "sensitive_params": SENSITIVE})
+                                      {"queue": QUEUE, "queues": self.site_queues,
+                                       "sensitive_params": SENSITIVE})
             for i in range(self.agents):  # argon2 per account: a second or two per 20
                 await services.staff.add(agent_name(i), PASSWORD, Role.AGENT,
                                          skills={QUEUE: 1}, queues=[QUEUE])

@@ -87,6 +87,7 @@ class RecordingNode(BenchNode):
     def __init__(self, work: Path, plans: list[Plan]) -> None:
         super().__init__(work, [ORIGIN])
         self.plans = plans
+        self.site_queues = [plan.queue for plan in plans]
 
     async def start(self) -> None:
         self.redis.start()

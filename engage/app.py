@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -95,6 +96,8 @@ def _error_middleware(services: Services) -> Callable[..., Awaitable[web.StreamR
         except EngageError as exc:
             status = exc.http_status
             response = web.json_response(exc.to_ack(), status=status)
+            if isinstance(retry := exc.details.get("retry_after"), int | float):
+                response.headers["Retry-After"] = str(max(1, math.ceil(retry)))
         except web.HTTPException as exc:
             status = exc.status
             if exc.status < 400:
@@ -180,7 +183,8 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         rate=settings.socket_rate, burst=settings.socket_burst)
     register(sockets, SignalingDeps(sessions=services.sessions, sites=services.sites,
                                     visitor_auth=services.visitor_auth,
-                                    node_id=settings.node_id))
+                                    node_id=settings.node_id,
+                                    visitor_quota=services.visitor_quota))
     async def publish_queue_changed(queue: str) -> None:
         await bus.publish(backends.redis, bus.ACD_QUEUE_CHANGED, queue=queue)
 
@@ -189,13 +193,14 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     AcdHandlers(sockets, services.acd, services.access, notifier).register(sockets)
     VisitorHandlers(sockets, acd=services.acd, notifier=notifier, visits=services.visits,
                     chat=services.chat, invites=services.invites,
-                    contact_requests=services.contact_requests).register(sockets)
+                    contact_requests=services.contact_requests,
+                    quota=services.visitor_quota).register(sockets)
     watchers = TrailWatchers(sockets, backends.redis, services.access)
     services.acd.notifier = RecheckingNotifier(services.acd.notifier, watchers.recheck)
     ChatHandlers(sockets, chat=services.chat, staff=services.staff,
                  attachments=services.attachments, transcripts=services.transcripts,
-                 visits=services.visits, gate=services.access, watchers=watchers
-                 ).register(sockets)
+                 visits=services.visits, gate=services.access, watchers=watchers,
+                 quota=services.visitor_quota).register(sockets)
     listener = bus.EventListener(backends.redis_url, tasks=services.tasks)
     calls = CallHandlers(sockets, acd=services.acd, gate=services.access,
                          calls=CallService(backends.redis), recordings=services.recordings,
@@ -211,6 +216,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     app[ROUTE_RULES] = agent_console.setup(app, services)
     web_widget.setup(app, WidgetDeps(
         settings=settings, sites=services.sites, visitor_auth=services.visitor_auth,
+        visitor_quota=services.visitor_quota,
         access=services.access, chat=services.chat, attachments=services.attachments))
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False)
 

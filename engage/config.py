@@ -79,6 +79,7 @@ class Settings:
     agent_grace_seconds: int = 30  # a vanished agent's work waits this long before requeue
     socket_rate: int = 20  # events per second per socket, sustained
     socket_burst: int = 40
+    visitor_limits: str = ""  # overrides of engage.visits.visitor_limits: "chat=20/30,..."
     attachment_max_bytes: int = 5 * 1024 * 1024
     attachment_retention_days: int = 90
     recording_retention_days: int = 90  # call recordings, files and documents alike
@@ -148,6 +149,7 @@ def _parsers() -> dict[str, tuple[str, Any]]:
         "ENGAGE_AGENT_GRACE": ("agent_grace_seconds", lambda n, v: _parse_int(n, v, 0, 3600)),
         "ENGAGE_SOCKET_RATE": ("socket_rate", lambda n, v: _parse_int(n, v, 1, 100_000)),
         "ENGAGE_SOCKET_BURST": ("socket_burst", lambda n, v: _parse_int(n, v, 1, 100_000)),
+        "ENGAGE_VISITOR_LIMITS": ("visitor_limits", lambda n, v: v),
         "ENGAGE_ATTACHMENT_MAX_BYTES": (
             "attachment_max_bytes", lambda n, v: _parse_int(n, v, 1024, 100 * 1024 * 1024)),
         "ENGAGE_ATTACHMENT_RETENTION_DAYS": (

@@ -76,6 +76,28 @@ class RateLimited(EngageError):
     retriable = True
 
 
+class TooManySockets(EngageError):
+    """This visitor has too many connections open; close a tab and try again."""
+
+    code = "too_many_sockets"
+    http_status = 429
+    retriable = True
+
+
+class InteractionOpen(EngageError):
+    """You already have a conversation in progress."""
+
+    code = "interaction_open"
+    http_status = 409
+
+
+class QueueNotOffered(EngageError):
+    """This site does not offer that queue."""
+
+    code = "queue_not_offered"
+    http_status = 403
+
+
 class LoginThrottled(EngageError):
     """Too many failed sign-ins; try again later."""
 

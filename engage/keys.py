@@ -64,6 +64,16 @@ def visitor_active(visitor_id: str) -> str:
     return f"{PREFIX}:visitor-ix:{visitor_id}"
 
 
+def visitor_sockets(visitor_id: str) -> str:
+    """Sorted set: the visitor's open sockets (node:sid), scored by when their lease ends."""
+    return f"{PREFIX}:visitor-sockets:{visitor_id}"
+
+
+def rate(scope: str, subject: str) -> str:
+    """A shared rate bucket (GCRA arrival time, ms), e.g. scope ``chat``, a visitor id."""
+    return f"{PREFIX}:rate:{scope}:{subject}"
+
+
 def chat_state(ix: str) -> str:
     """A conversation's message counter, client ids and receipts (hash)."""
     return f"{PREFIX}:chat:{ix}"

@@ -63,6 +63,8 @@ REDIS: dict[str, str] = {
     keys.visitor_state("*"): "engage.visits.service",
     keys.visitor_active("*"): "engage.visits.service",
     keys.visitor_generation("*"): "engage.sites.visitor_tokens",
+    keys.visitor_sockets("*"): "engage.visits.visitor_limits",
+    keys.rate("*", "*"): "engage.infra.shared_rate",
     keys.invite("*"): "engage.visits.invites",
     keys.invite_pending("*"): "engage.visits.invites",
     keys.invites_shown("*", "*"): "engage.visits.invites",

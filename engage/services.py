@@ -18,7 +18,7 @@ from engage.calls.recordings import RecordingStore
 from engage.chat.attachments import AttachmentStore
 from engage.chat.store import ChatStore
 from engage.chat.transcript_mail import TranscriptMailer
-from engage.config import Settings
+from engage.config import ConfigError, Settings
 from engage.customers.ledger import LedgerService
 from engage.customers.profiles import ProfileDirectory
 from engage.desk.bulletin import BulletinService
@@ -37,6 +37,7 @@ from engage.visits.contact_requests import ContactRequests
 from engage.visits.invites import InviteService
 from engage.visits.service import VisitService
 from engage.visits.trail_store import TrailStore
+from engage.visits.visitor_limits import VisitorLimits, VisitorQuota
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Services:
     sites: SiteRegistry
     visitor_tokens: VisitorTokens
     visitor_auth: VisitorAuth
+    visitor_quota: VisitorQuota  # what one visitor, address or site may do, on every node
     queues: QueueDirectory
     acd: Acd
     access: AccessGate
@@ -72,6 +74,13 @@ class Services:
     knowledge: KnowledgeService
     bulletin: BulletinService
     contact_requests: ContactRequests
+
+
+def _visitor_limits(settings: Settings) -> VisitorLimits:
+    try:
+        return VisitorLimits.parse(settings.visitor_limits)
+    except ValueError as exc:
+        raise ConfigError(f"ENGAGE_VISITOR_LIMITS: {exc}") from None
 
 
 def build_services(settings: Settings, backends: Backends) -> Services:
@@ -102,6 +111,8 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         sites=sites,
         visitor_tokens=tokens, visitor_auth=VisitorAuth(tokens, backends.redis),
         queues=queues, acd=acd,
+        visitor_quota=VisitorQuota(backends.redis, _visitor_limits(settings), settings.node_id,
+                                   tasks=tasks),
         eventlog=EventLogWriter(backends.redis, backends.db, consumer=settings.node_id,
                                 tasks=tasks),
         kpis=KpiService(backends.db), analysis=analysis, suggestions=suggestions,

@@ -10,6 +10,7 @@ from engage.errors import Forbidden, NotAuthenticated, OriginNotAllowed
 from engage.sites.registry import SiteRegistry
 from engage.sites.visitor_tokens import VisitorAuth
 from engage.staff.sessions import SessionStore
+from engage.visits.visitor_limits import VisitorQuota
 from signaling.handlers.base import Namespace, on
 from signaling.schemas import (
     AGENT_NS,
@@ -29,12 +30,21 @@ class SignalingDeps:
     sites: SiteRegistry
     visitor_auth: VisitorAuth
     node_id: str
+    visitor_quota: VisitorQuota
 
 
 def _token_from(auth: Any) -> str:
     if not isinstance(auth, dict) or not isinstance(auth.get("token"), str):
         raise NotAuthenticated("send {token} in the connection's auth")
     return str(auth["token"])
+
+
+def client_address(environ: dict[str, Any]) -> str:
+    """The peer address of the socket's HTTP request (engineio's REMOTE_ADDR is a fixed
+    placeholder under aiohttp)."""
+    request = environ.get("aiohttp.request")
+    remote = getattr(request, "remote", None)
+    return str(remote) if remote else "unknown"
 
 
 def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
@@ -62,11 +72,19 @@ def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
         # the site's allowed origins); a custom integration from one of the site's origins.
         if not (site.allows(origin) or origin == deps.sites.staff_origin):
             raise OriginNotAllowed("this origin is not allowed for the site")
-        return SocketState(sid=sid, namespace=namespace, visitor=identity)
+        # One visitor's tabs share its limits; more sockets would only multiply its reach.
+        await deps.visitor_quota.open_socket(identity.visitor_id, sid)
+        return SocketState(sid=sid, namespace=namespace, visitor=identity,
+                           address=client_address(environ))
+
+    async def visitor_left(state: SocketState) -> None:
+        await deps.visitor_quota.close_socket(state.sid)
 
     server.authenticate_with(AGENT_NS, staff_connect)
     server.authenticate_with(SUPERVISOR_NS, staff_connect)
     server.authenticate_with(VISITOR_NS, visitor_connect)
+    server.on_leave(VISITOR_NS, visitor_left)
+    deps.visitor_quota.alive = lambda sid: sid in server.sockets
 
     Foundation(server, deps.node_id).register(server)
 

@@ -51,7 +51,8 @@ class Echo(Payload):
 IxId = Annotated[str, msgspec.Meta(pattern=r"^ix[0-9]{10}$")]
 Username = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{1,39}$")]
 QueueId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,40}$")]
-ChannelName = Literal["chat", "voice", "video", "cobrowse", "phone", "outbound"]
+# What a visitor may ask for from a web page: phone and outbound are the telephony side's.
+WebChannel = Literal["chat", "voice", "video", "cobrowse"]
 # Wrap-up disposition codes; "resolved" also feeds first-contact resolution.
 DISPOSITIONS = ("resolved", "sale_opportunity", "follow_up", "callback_requested",
                 "not_resolved", "transferred", "spam")
@@ -183,7 +184,7 @@ class VisitEvents(Payload):
 
 
 class ContactRequest(Payload):
-    channel: ChannelName = "chat"
+    channel: WebChannel = "chat"
     queue: QueueId | None = None
     context: dict[str, Any] = {}
     invite: InviteId | None = None

@@ -45,6 +45,7 @@ class SocketState:
     username: str | None = None
     session_id: str | None = None
     visitor: VisitorIdentity | None = None
+    address: str = ""  # the client's address (visitors: limits per address)
     bucket: TokenBucket = field(default_factory=lambda: TokenBucket(rate=20.0, burst=40.0))
     refusals: RefusalWindow = field(
         default_factory=lambda: RefusalWindow(limit=FLOOD_LIMIT, window=FLOOD_WINDOW))

@@ -64,7 +64,8 @@ async def _seed(services: Services) -> None:
         await services.staff.add(name, PASSWORD, Role.AGENT, skills={"help": 1})
     await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
     await services.staff.add("admin", PASSWORD, Role.ADMIN)
-    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN], {"queue": "help"})
+    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN],
+                              {"queue": "help", "queues": ["recorded"]})
     await services.queues.save(HELP)
     await services.queues.save(RECORDED)
 

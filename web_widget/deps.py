@@ -10,6 +10,7 @@ from engage.chat.store import ChatStore
 from engage.config import Settings
 from engage.sites.registry import SiteRegistry
 from engage.sites.visitor_tokens import VisitorAuth
+from engage.visits.visitor_limits import VisitorQuota
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class WidgetDeps:
     settings: Settings
     sites: SiteRegistry
     visitor_auth: VisitorAuth
+    visitor_quota: VisitorQuota
     access: AccessGate
     chat: ChatStore
     attachments: AttachmentStore

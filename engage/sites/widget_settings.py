@@ -25,18 +25,23 @@ REDACTED = "[redacted]"
 @dataclass(frozen=True)
 class WidgetSettings:
     queue: str = ""  # where help requests go when the widget names no queue
+    queues: tuple[str, ...] = ()  # the others its visitors may name (a visitor asks no other)
     thresholds: HelpThresholds = field(default_factory=HelpThresholds)
     sensitive_params: frozenset[str] = frozenset(DEFAULT_SENSITIVE)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any] | None) -> WidgetSettings:
         doc = doc or {}
-        unknown = set(doc) - {"queue", "thresholds", "sensitive_params"}
+        unknown = set(doc) - {"queue", "queues", "thresholds", "sensitive_params"}
         if unknown:
             raise InvalidPayload(f"widget: unknown setting {sorted(unknown)[0]!r}")
         queue = doc.get("queue") or ""
         if not isinstance(queue, str) or (queue and not QUEUE_RE.fullmatch(queue)):
             raise InvalidPayload("widget.queue: a queue id (a-z, 0-9, '_', '-')")
+        queues = doc.get("queues") or []
+        if not isinstance(queues, list) or len(queues) > 50 or not all(
+                isinstance(q, str) and QUEUE_RE.fullmatch(q) for q in queues):
+            raise InvalidPayload("widget.queues: up to 50 queue ids (a-z, 0-9, '_', '-')")
         params = doc.get("sensitive_params")
         if params is None:
             sensitive = frozenset(DEFAULT_SENSITIVE)
@@ -45,12 +50,18 @@ class WidgetSettings:
             raise InvalidPayload("widget.sensitive_params: up to 100 parameter names")
         else:
             sensitive = frozenset(p.lower() for p in params) | frozenset(DEFAULT_SENSITIVE)
-        return cls(queue=queue, thresholds=HelpThresholds.from_document(doc.get("thresholds")),
+        return cls(queue=queue, queues=tuple(dict.fromkeys(queues)),
+                   thresholds=HelpThresholds.from_document(doc.get("thresholds")),
                    sensitive_params=sensitive)
+
+    def offers(self, queue: str) -> bool:
+        """Whether this site's visitors may ask for ``queue``."""
+        return bool(queue) and (queue == self.queue or queue in self.queues)
 
     def to_document(self) -> dict[str, Any]:
         extra = sorted(self.sensitive_params - frozenset(DEFAULT_SENSITIVE))
-        return {"queue": self.queue, "thresholds": self.thresholds.to_document(),
+        return {"queue": self.queue, "queues": list(self.queues),
+                "thresholds": self.thresholds.to_document(),
                 "sensitive_params": extra}
 
 

@@ -19,6 +19,7 @@ from engage.acd.service import Acd
 from engage.acd.store import AcdError
 from engage.analysis.suggestions import SuggestionService
 from engage.customers.ledger_policy import CHANNEL_OPT_OUTS, opted_out
+from engage.errors import InteractionOpen
 from engage.infra.clock import now_ms
 from engage.infra.redis_text import as_text
 from engage.models import Site, VisitorIdentity
@@ -35,6 +36,12 @@ ACTIVE_TTL_SECONDS = 24 * 3600
 WATCH_SECONDS = 3600
 URL_FIELDS = ("url", "referrer", "source")
 NAVIGATION = ("page", "heartbeat")  # events after which invite rules are evaluated
+CLAIM_PREFIX = "claim:"  # visitor_active while a contact is being queued
+CLAIM_TTL_SECONDS = 30  # a node that dies mid-request frees the visitor this late
+_DELETE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class VisitService:
         self.trail = trail
         self._opening: dict[str, tuple[asyncio.Lock, int]] = {}  # visitor -> lock, users
         self._settings: dict[str, tuple[Site, WidgetSettings]] = {}  # parsed once per change
+        self._delete_if_equal = redis.register_script(_DELETE_IF_EQUAL)
 
     async def settings(self, site_key: str) -> WidgetSettings:
         site = await self._sites.require(site_key)
@@ -163,24 +171,46 @@ class VisitService:
                 opted_out(doc or {}, "proactive"))
 
     # -- the interaction in progress ---------------------------------------------------------
+    async def claim_active(self, visitor_id: str) -> str:
+        """Reserve the visitor's one open interaction before queueing it; returns the claim
+        for ``set_active``/``release_active``. Two tabs asking at once get one interaction:
+        the other is told which one is open (``InteractionOpen``)."""
+        open_now = await self.active(visitor_id)
+        claim = CLAIM_PREFIX + secrets.token_urlsafe(8)
+        if open_now is None and await self._redis.set(
+                keys.visitor_active(visitor_id), claim, nx=True, ex=CLAIM_TTL_SECONDS):
+            return claim
+        open_now = open_now or await self.active(visitor_id)
+        raise InteractionOpen(**({"interaction": open_now["interaction"]} if open_now else {}))
+
     async def set_active(self, visitor_id: str, ix: str) -> None:
         await self._redis.set(keys.visitor_active(visitor_id), ix, ex=ACTIVE_TTL_SECONDS)
+
+    async def release_active(self, visitor_id: str, claim: str) -> None:
+        """Give up a claim whose request failed (only that claim, never a later one)."""
+        await self._delete_if(keys.visitor_active(visitor_id), claim)
 
     async def active(self, visitor_id: str) -> Document | None:
         raw = await self._redis.get(keys.visitor_active(visitor_id))
         if raw is None:
             return None
         ix = as_text(raw)
+        if ix.startswith(CLAIM_PREFIX):  # being queued right now: nothing to resume yet
+            return None
         try:
             status = await self._acd.status(ix)
         except AcdError:
             status = {"state": "closed"}
         if status["state"] in TERMINAL:
-            await self._redis.delete(keys.visitor_active(visitor_id))
+            # Only if still that one: a new claim made meanwhile must survive.
+            await self._delete_if(keys.visitor_active(visitor_id), ix)
             return None
         live = await self._acd.interaction(ix)
         return {"interaction": ix, **status, "channel": live.channel if live else "chat",
                 "agent": live.named_agent if live else ""}
+
+    async def _delete_if(self, key: str, value: str) -> None:
+        await self._delete_if_equal(keys=[key], args=[value])
 
     # -- trail -------------------------------------------------------------------------------
     async def ingest(self, who: VisitorIdentity, events: list[Document]) -> Ingested:

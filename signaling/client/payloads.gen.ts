@@ -168,7 +168,7 @@ export interface LeaveMessage {
   queue?: string | null;
 }
 export interface ContactRequest {
-  channel?: "chat" | "cobrowse" | "outbound" | "phone" | "video" | "voice";
+  channel?: "chat" | "cobrowse" | "video" | "voice";
   queue?: string | null;
   context?: {};
   invite?: string | null;

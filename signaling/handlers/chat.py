@@ -13,6 +13,7 @@ from engage.chat.transcript_mail import TranscriptMailer
 from engage.errors import Forbidden
 from engage.staff.directory import StaffDirectory
 from engage.visits.service import VisitService
+from engage.visits.visitor_limits import VisitorQuota
 from signaling.handlers.base import Namespace, on
 from signaling.handlers.watch import TrailWatchers
 from signaling.schemas import (
@@ -35,8 +36,9 @@ class ChatHandlers(Namespace):
     def __init__(self, server: EngageSocketServer, *, chat: ChatStore, staff: StaffDirectory,
                  attachments: AttachmentStore, transcripts: TranscriptMailer,
                  visits: VisitService,
-                 gate: AccessGate, watchers: TrailWatchers) -> None:
+                 gate: AccessGate, watchers: TrailWatchers, quota: VisitorQuota) -> None:
         self._server = server
+        self._quota = quota
         self._chat = chat
         self._staff = staff
         self._attachments = attachments
@@ -76,6 +78,8 @@ class ChatHandlers(Namespace):
     @on("chat.send", VISITOR_NS)
     async def visitor_send(self, state: SocketState, payload: ChatSend) -> dict[str, Any]:
         live = await self._gate.require(state.actor, Action.SEND, payload.interaction)
+        # Per visitor and per conversation, on every socket and node: tabs do not multiply it.
+        await self._quota.chat(state.actor.visitor, payload.interaction)
         attachment = await self._own_attachment(payload, state.actor.visitor)
         message, duplicate = await self._chat.send(
             payload.interaction, sender="visitor", name=live.visitor_name() or "Visitor",

@@ -8,11 +8,12 @@ import msgspec
 
 from engage.acd.service import Acd
 from engage.chat.store import ChatStore
-from engage.errors import InvalidPayload, NotAuthenticated
+from engage.errors import InvalidPayload, NotAuthenticated, QueueNotOffered
 from engage.models import VisitorIdentity
 from engage.visits.contact_requests import ContactRequests, Requester
 from engage.visits.invites import Invite, InviteService
 from engage.visits.service import Ingested, VisitService
+from engage.visits.visitor_limits import VisitorQuota
 from signaling.handlers.acd import SocketNotifier, rejoin, start_contact
 from signaling.handlers.base import Namespace, on
 from signaling.handlers.watch import watch_room
@@ -61,8 +62,9 @@ class VisitorHandlers(Namespace):
 
     def __init__(self, server: EngageSocketServer, *, acd: Acd, notifier: SocketNotifier,
                  visits: VisitService, chat: ChatStore, invites: InviteService,
-                 contact_requests: ContactRequests) -> None:
+                 contact_requests: ContactRequests, quota: VisitorQuota) -> None:
         self._server = server
+        self._quota = quota
         self._acd = acd
         self._notifier = notifier
         self._visits = visits
@@ -111,6 +113,7 @@ class VisitorHandlers(Namespace):
 
     @on("visit.events")
     async def events(self, state: SocketState, payload: VisitEvents) -> dict[str, Any]:
+        await self._quota.trail(_visitor(state).visitor_id)
         result = await self._visits.ingest(_visitor(state),
                                            msgspec.to_builtins(payload.events))
         await self._push(state, result)
@@ -118,22 +121,33 @@ class VisitorHandlers(Namespace):
 
     # -- asking for help -------------------------------------------------------------------
     async def _queue_for(self, state: SocketState, named: str | None) -> str:
+        """The named queue if the visitor's site offers it (its widget settings say which),
+        else the site's default: a visitor never reaches another site's queues."""
+        settings = await self._visits.settings(_visitor(state).site_key)
         if named:
+            if not settings.offers(named):
+                raise QueueNotOffered(field="queue")
             return named
-        queue = (await self._visits.settings(_visitor(state).site_key)).queue
-        if not queue:
+        if not settings.queue:
             raise InvalidPayload("this site has no default queue: name one", field="queue")
-        return queue
+        return settings.queue
 
     async def _contact(self, state: SocketState, queue: str, channel: str,
                        context: dict[str, Any]) -> dict[str, Any]:
         who = _visitor(state)
-        watch = await self._visits.snapshot(who.visitor_id)
-        context = {**context, "visit": watch["visit"], "page": watch["page"],
-                   "score": watch["score"], "signals": watch["signals"],
-                   "visitor": who.visitor_id, "site": who.site_key}
-        reply = await start_contact(self._server, self._acd, self._notifier, state, queue,
-                                    channel, context)
+        await self._quota.contact(who.visitor_id, state.address)
+        # One open interaction per visitor, whichever tab or node asks.
+        claim = await self._visits.claim_active(who.visitor_id)
+        try:
+            watch = await self._visits.snapshot(who.visitor_id)
+            context = {**context, "visit": watch["visit"], "page": watch["page"],
+                       "score": watch["score"], "signals": watch["signals"],
+                       "visitor": who.visitor_id, "site": who.site_key}
+            reply = await start_contact(self._server, self._acd, self._notifier, state, queue,
+                                        channel, context)
+        except BaseException:
+            await self._visits.release_active(who.visitor_id, claim)
+            raise
         await self._visits.set_active(who.visitor_id, reply["interaction"])
         await self._chat.open(reply["interaction"], visitor=who.visitor_id,
                               site=who.site_key, customer=who.customer_id)
@@ -167,6 +181,7 @@ class VisitorHandlers(Namespace):
     # -- when nobody can answer now --------------------------------------------------------
     async def _requester(self, state: SocketState, queue: str | None) -> Requester:
         who = _visitor(state)
+        await self._quota.contact(who.visitor_id, state.address)  # each one is a stored row
         return Requester(site=who.site_key, visitor=who.visitor_id, customer=who.customer_id,
                          queue=await self._queue_for(state, queue))
 

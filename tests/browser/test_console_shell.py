@@ -18,7 +18,7 @@ from playwright.async_api import Locator, Route, expect
 from engage.app import SOCKETS
 from engage.models import Role
 from tests.browser.conftest import OpenPage, StaffPage
-from tests.conftest import PASSWORD, SITE_ORIGIN, LiveNode
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, LiveNode
 from tests.socket_peers import Floor, Peer
 
 pytestmark = pytest.mark.browser
@@ -74,6 +74,8 @@ class Desk:
 async def desk(node: LiveNode, open_page: OpenPage) -> AsyncIterator[Desk]:
     for queue in QUEUES:
         await node.services.queues.save(queue)
+    await node.services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN],
+                                   {"queues": [queue["_id"] for queue in QUEUES]})
     floor = Floor(node.url, node.services)
     try:
         yield Desk(node, floor, open_page)

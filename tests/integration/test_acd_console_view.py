@@ -31,7 +31,8 @@ async def seed(services: Services) -> None:
         await services.staff.add(name, PASSWORD, Role.AGENT, display_name=name.title())
     await services.staff.add("gone", PASSWORD, Role.AGENT)
     await services.staff.set_disabled("gone", True)
-    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
+    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN],
+                              {"queues": [QUEUE["_id"], "ring"]})
     await services.queues.save(QUEUE)
 
 

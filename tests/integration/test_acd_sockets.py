@@ -38,7 +38,9 @@ async def seed(services: Services) -> None:
     await services.staff.add("supervisor", PASSWORD, Role.SUPERVISOR)
     for name, skills in AGENTS.items():
         await services.staff.add(name, PASSWORD, Role.AGENT, skills=skills)
-    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
+    # The widget may name these queues (a visitor asks only its site's own).
+    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN],
+                              {"queues": [queue["_id"] for queue in QUEUES]})
     for queue in QUEUES:
         await services.queues.save(queue)
 

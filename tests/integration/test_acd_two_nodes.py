@@ -108,7 +108,8 @@ async def cluster(redis_server: EmbeddedRedis, redis: aioredis.Redis, mongo_url:
     await mongo[db_name].queues.insert_many(QUEUES)
     await mongo[db_name].sites.insert_one({"site_key": SITE_KEY, "name": "Shop",
                                            "allowed_origins": [SITE_ORIGIN],
-                                           "identity_secret": "unused"})
+                                           "identity_secret": "unused",
+                                           "widget": {"queues": [q["_id"] for q in QUEUES]}})
     env = {"ENGAGE_REDIS_URL": redis_server.url, "ENGAGE_MONGO_URL": mongo_url,
            "ENGAGE_MONGO_DB": db_name, "ENGAGE_LOG_LEVEL": "WARNING",
            "ENGAGE_SOCKET_RATE": "1000", "ENGAGE_SOCKET_BURST": "1000"}

@@ -289,3 +289,35 @@ async def test_transcript_mail_refuses_relaying(node: LiveNode, email: str, code
     finally:
         await sock.close()
     assert await node.services.backends.db.mail_outbox.count_documents({}) == 0
+
+
+async def visitor_socket(node: LiveNode) -> RawSocket:
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(f"{node.url}/api/visitor/token", json={"site_key": SITE_KEY},
+                                   headers={"Origin": SITE_ORIGIN})
+        token = (await response.json())["token"]
+    sock = await RawSocket.open(node.url, origin=SITE_ORIGIN)
+    reply = await sock.join("/visitor", {"token": token})
+    assert reply.startswith("40/visitor,"), reply
+    return sock
+
+
+@pytest.mark.parametrize("payload, code", [
+    ({"channel": "phone"}, "invalid_payload"),
+    ({"channel": "outbound", "queue": "support"}, "invalid_payload"),
+    ({"channel": "chat", "queue": "another_sites_queue"}, "queue_not_offered"),
+    ({"channel": "chat", "queue": "../../etc"}, "invalid_payload"),
+], ids=["phone-channel", "outbound-channel", "foreign-queue", "queue-path"])
+async def test_visitor_cannot_reach_beyond_its_sites_web_queues(
+        node: LiveNode, bystander: RawSocket, payload: dict[str, str], code: str) -> None:
+    sock = await visitor_socket(node)
+    try:
+        await sock.event("/visitor", 5, "contact.request", payload)
+        reply = await sock.ack("/visitor", 5)
+        assert reply["ok"] is False and reply["code"] == code, reply
+    finally:
+        await sock.close()
+    assert await node.services.backends.db.mail_outbox.count_documents({}) == 0
+
+
+    await still_served(bystander, "visitor-queue")

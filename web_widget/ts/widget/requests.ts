@@ -30,6 +30,7 @@ export class VisitorRequester {
     if (ack.code === "not_answered") return this.t("transcript_not_answered");
     if (ack.code === "mail_limited") return this.t("transcript_limited");
     if (ack.code === "outbox_full") return this.t("transcript_later");
+    if (ack.code === "interaction_open") return this.t("error_interaction_open");
     if (ack.code === CLIENT_CODES.timeout || ack.code === CLIENT_CODES.disconnected
         || ack.code === CLIENT_CODES.network) return this.t("error_offline");
     return this.t("error_generic");
