@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from pymongo.asynchronous.database import AsyncDatabase
 
 from engage import keys
+from engage.acd.interaction import LIVE
 from engage.acd.lifecycle import TERMINAL
 from engage.acd.service import Acd
 from engage.acd.store import AcdError
@@ -176,6 +177,11 @@ class VisitService:
         for ``set_active``/``release_active``. Two tabs asking at once get one interaction:
         the other is told which one is open (``InteractionOpen``)."""
         open_now = await self.active(visitor_id)
+        if open_now is not None and open_now["state"] not in LIVE:
+            # Ended for the visitor (the agent is wrapping up): a new one may start. Only if
+            # still that one: another tab's claim made meanwhile must survive.
+            await self._delete_if(keys.visitor_active(visitor_id), open_now["interaction"])
+            open_now = None
         claim = CLAIM_PREFIX + secrets.token_urlsafe(8)
         if open_now is None and await self._redis.set(
                 keys.visitor_active(visitor_id), claim, nx=True, ex=CLAIM_TTL_SECONDS):

@@ -59,7 +59,8 @@ async def seed(services: Services) -> None:
         "username": "system", "role": Role.AGENT.value, "display_name": "system",
         "password_hash": PasswordHasher().hash(PASSWORD), "disabled": False,
         "skills": {"sales": 1}, "queues": [], "created_at": now, "updated_at": now})
-    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
+    # The widget may name the sales queue (a visitor asks only its site's own).
+    await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN], {"queues": ["sales"]})
     await services.queues.save({"_id": "sales", "required_skills": {"sales": 1},
                                 "wrap_up_seconds": 30, "offer_timeout_seconds": 30,
                                 "max_wait_seconds": 600})
