@@ -19,6 +19,7 @@ from engage.config import Settings
 from engage.errors import EngageError
 from engage.infra.backends import Backends
 from engage.services import Services, build_services
+from engage.staff.passwords import PasswordHasher
 from signaling.fanout import RedisFanout
 from signaling.handlers.acd import AcdHandlers, SocketNotifier
 from signaling.handlers.bulletin import register_bulletin
@@ -123,8 +124,9 @@ def _ops_routes(services: Services) -> web.RouteTableDef:
     return table
 
 
-def create_app(settings: Settings, backends: Backends) -> web.Application:
-    services = build_services(settings, backends)
+def create_app(settings: Settings, backends: Backends,
+               hasher: PasswordHasher | None = None) -> web.Application:
+    services = build_services(settings, backends, hasher)
     app = web.Application(middlewares=[_error_middleware(services)],
                           client_max_size=2 * 1024 * 1024)
     app[SERVICES] = services

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from engage.infra.client_address import parse_networks
+
 
 class ConfigError(ValueError):
     """A setting has a value engage cannot use; the message names the variable."""
@@ -36,6 +38,15 @@ def _parse_int(name: str, raw: str, low: int, high: int) -> int:
 
 def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _parse_networks(name: str, raw: str) -> tuple[str, ...]:
+    networks = _parse_list(raw)
+    try:
+        parse_networks(name, networks)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return networks
 
 
 def _check_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
@@ -76,6 +87,8 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     node_id: str = ""
+    trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
+    password_workers: int = 0  # argon2 checks at a time; 0: half the CPUs, at least 1
 
     @property
     def cookie_secure(self) -> bool:
@@ -138,6 +151,9 @@ def _parsers() -> dict[str, tuple[str, Any]]:
         "ENGAGE_LOG_LEVEL": ("log_level", lambda n, v: v.upper()),
         "ENGAGE_LOG_JSON": ("log_json", _parse_bool),
         "ENGAGE_NODE_ID": ("node_id", lambda n, v: v),
+        "ENGAGE_TRUSTED_PROXIES": ("trusted_proxies", _parse_networks),
+        "ENGAGE_PASSWORD_WORKERS": (
+            "password_workers", lambda n, v: _parse_int(n, v, 0, 64)),
     }
 
 
