@@ -234,6 +234,7 @@ def create_app(settings: Settings, backends: Backends,
         services.invites, services.attachments, services.recordings, services.outbox,
         services.trail, services.ledger, services.knowledge, services.bulletin))
     app.cleanup_ctx.append(_running(recorders))
+    app.cleanup_ctx.append(_running(services.staff.passwords))
     app.on_startup.append(on_started)
     app.on_shutdown.append(on_shutdown)
     return app
