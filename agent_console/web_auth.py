@@ -147,7 +147,8 @@ def add_login_routes(table: web.RouteTableDef, services: Services) -> None:
             body = dict(await request.post())
         username, password = str(body.get("username", "")), str(body.get("password", ""))
         next_path = safe_next(str(body.get("next", "")))
-        ip = request.remote or "unknown"
+        ip = services.addresses.of(request.remote,
+                                   ",".join(request.headers.getall("X-Forwarded-For", [])) or None)
         try:
             session = await services.auth.login(username, password, ip)
         except EngageError as exc:

@@ -23,6 +23,7 @@ from engage.infra import logs
 from engage.infra.backends import Backends
 from engage.infra.metrics import MetricsAccess
 from engage.services import Services, build_services
+from engage.staff.passwords import PasswordHasher
 from signaling.fanout import RedisFanout
 from signaling.handlers.acd import AcdHandlers, SocketNotifier
 from signaling.handlers.bulletin import register_bulletin
@@ -167,8 +168,9 @@ def _ops_routes(services: Services) -> web.RouteTableDef:
     return table
 
 
-def create_app(settings: Settings, backends: Backends) -> web.Application:
-    services = build_services(settings, backends)
+def create_app(settings: Settings, backends: Backends,
+               hasher: PasswordHasher | None = None) -> web.Application:
+    services = build_services(settings, backends, hasher)
     app = web.Application(middlewares=[_error_middleware(services), _unexpected_errors()],
                           client_max_size=2 * 1024 * 1024)
     app[SERVICES] = services
@@ -184,7 +186,8 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     register(sockets, SignalingDeps(sessions=services.sessions, sites=services.sites,
                                     visitor_auth=services.visitor_auth,
                                     node_id=settings.node_id,
-                                    visitor_quota=services.visitor_quota))
+                                    visitor_quota=services.visitor_quota,
+                                    addresses=services.addresses))
     async def publish_queue_changed(queue: str) -> None:
         await bus.publish(backends.redis, bus.ACD_QUEUE_CHANGED, queue=queue)
 
@@ -216,7 +219,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
     app[ROUTE_RULES] = agent_console.setup(app, services)
     web_widget.setup(app, WidgetDeps(
         settings=settings, sites=services.sites, visitor_auth=services.visitor_auth,
-        visitor_quota=services.visitor_quota,
+        visitor_quota=services.visitor_quota, addresses=services.addresses,
         access=services.access, chat=services.chat, attachments=services.attachments))
     app.router.add_static("/static", STATIC_DIR, follow_symlinks=False)
 
@@ -279,6 +282,7 @@ def create_app(settings: Settings, backends: Backends) -> web.Application:
         services.invites, services.attachments, services.recordings, services.outbox,
         services.trail, services.ledger, services.knowledge, services.bulletin))
     app.cleanup_ctx.append(_running(recorders))
+    app.cleanup_ctx.append(_running(services.staff.passwords))
     app.on_startup.append(on_started)
     app.on_shutdown.append(on_shutdown)
     return app

@@ -92,6 +92,8 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     node_id: str = ""
+    trusted_proxies: tuple[str, ...] = ()  # networks whose X-Forwarded-For is believed
+    password_workers: int = 0  # argon2 checks at a time; 0: half the CPUs, at least 1
 
     @property
     def cookie_secure(self) -> bool:
@@ -164,6 +166,9 @@ def _parsers() -> dict[str, tuple[str, Any]]:
         "ENGAGE_LOG_LEVEL": ("log_level", lambda n, v: v.upper()),
         "ENGAGE_LOG_JSON": ("log_json", _parse_bool),
         "ENGAGE_NODE_ID": ("node_id", lambda n, v: v),
+        "ENGAGE_TRUSTED_PROXIES": ("trusted_proxies", _parse_networks),
+        "ENGAGE_PASSWORD_WORKERS": (
+            "password_workers", lambda n, v: _parse_int(n, v, 0, 64)),
     }
 
 

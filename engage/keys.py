@@ -25,8 +25,15 @@ def socket_token(token: str) -> str:
     return f"{PREFIX}:socket-token:{token}"
 
 
-def login_failures_account(username: str) -> str:
-    return f"{PREFIX}:login-fail:account:{username.lower()}"
+def login_failures_account(account: str) -> str:
+    """Failed sign-ins of one account from every address (the softer, global limit)."""
+    return f"{PREFIX}:login-fail:{{{account}}}:account"
+
+
+def login_failures_pair(account: str, ip: str) -> str:
+    """Failed sign-ins of one account from one address (the lock an attacker runs into);
+    the account's hash tag, as the two are reserved together by one script."""
+    return f"{PREFIX}:login-fail:{{{account}}}:from:{ip}"
 
 
 def login_failures_ip(ip: str) -> str:

@@ -59,6 +59,7 @@ REDIS: dict[str, str] = {
     keys.user_sessions("*"): "engage.staff.sessions",
     keys.socket_token("*"): "engage.staff.sessions",
     keys.login_failures_account("*"): "engage.staff.sessions",
+    keys.login_failures_pair("*", "*"): "engage.staff.sessions",
     keys.login_failures_ip("*"): "engage.staff.sessions",
     keys.visitor_state("*"): "engage.visits.service",
     keys.visitor_active("*"): "engage.visits.service",

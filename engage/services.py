@@ -24,6 +24,7 @@ from engage.customers.profiles import ProfileDirectory
 from engage.desk.bulletin import BulletinService
 from engage.desk.knowledge import KnowledgeService
 from engage.infra.backends import Backends
+from engage.infra.client_address import ClientAddress, parse_networks
 from engage.infra.mailer import MailOutbox
 from engage.infra.metrics import Metrics
 from engage.infra.quota import Quotas
@@ -31,6 +32,7 @@ from engage.sites.registry import SiteRegistry
 from engage.sites.visitor_tokens import VisitorAuth, VisitorTokens
 from engage.staff.auth import AuthService
 from engage.staff.directory import StaffDirectory
+from engage.staff.passwords import PasswordChecks, PasswordHasher
 from engage.staff.sessions import LoginThrottle, SessionStore
 from engage.tasks import TaskSet
 from engage.visits.contact_requests import ContactRequests
@@ -74,6 +76,7 @@ class Services:
     knowledge: KnowledgeService
     bulletin: BulletinService
     contact_requests: ContactRequests
+    addresses: ClientAddress  # the client's address of a request (trusted proxies applied)
 
 
 def _visitor_limits(settings: Settings) -> VisitorLimits:
@@ -83,12 +86,16 @@ def _visitor_limits(settings: Settings) -> VisitorLimits:
         raise ConfigError(f"ENGAGE_VISITOR_LIMITS: {exc}") from None
 
 
-def build_services(settings: Settings, backends: Backends) -> Services:
-    staff = StaffDirectory(backends.db)
+def build_services(settings: Settings, backends: Backends,
+                   hasher: PasswordHasher | None = None) -> Services:
+    """``hasher``: the argon2 hasher to use (tests pass an instrumented one)."""
+    metrics = Metrics()
+    passwords = PasswordChecks(hasher, settings.password_workers,
+                               on_check=metrics.password_checks.inc)
+    staff = StaffDirectory(backends.db, passwords)
     sessions = SessionStore(backends.redis, settings.session_idle_seconds,
                             settings.session_absolute_seconds)
     throttle = LoginThrottle(backends.redis)
-    metrics = Metrics()
     tasks = TaskSet()
     store = AcdStore(backends.redis)
     queues = QueueDirectory(backends.db, store)
@@ -133,4 +140,6 @@ def build_services(settings: Settings, backends: Backends) -> Services:
         ledger=LedgerService(backends.db, backends.redis, tasks=tasks),
         knowledge=KnowledgeService(backends.db, backends.redis),
         bulletin=BulletinService(backends.db, backends.redis),
-        contact_requests=ContactRequests(backends.db))
+        contact_requests=ContactRequests(backends.db),
+        addresses=ClientAddress(parse_networks("ENGAGE_TRUSTED_PROXIES",
+                                               settings.trusted_proxies)))

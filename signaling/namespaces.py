@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engage.errors import Forbidden, NotAuthenticated, OriginNotAllowed
+from engage.infra.client_address import ClientAddress
 from engage.sites.registry import SiteRegistry
 from engage.sites.visitor_tokens import VisitorAuth
 from engage.staff.sessions import SessionStore
@@ -31,6 +32,7 @@ class SignalingDeps:
     visitor_auth: VisitorAuth
     node_id: str
     visitor_quota: VisitorQuota
+    addresses: ClientAddress  # the client's address behind trusted proxies
 
 
 def _token_from(auth: Any) -> str:
@@ -39,12 +41,14 @@ def _token_from(auth: Any) -> str:
     return str(auth["token"])
 
 
-def client_address(environ: dict[str, Any]) -> str:
-    """The peer address of the socket's HTTP request (engineio's REMOTE_ADDR is a fixed
-    placeholder under aiohttp)."""
+def client_address(environ: dict[str, Any], addresses: ClientAddress) -> str:
+    """The client's address of the socket's HTTP request (engineio's REMOTE_ADDR is a fixed
+    placeholder under aiohttp), behind a trusted proxy the one it forwarded for."""
     request = environ.get("aiohttp.request")
     remote = getattr(request, "remote", None)
-    return str(remote) if remote else "unknown"
+    headers = getattr(request, "headers", None)
+    forwarded = ",".join(headers.getall("X-Forwarded-For", [])) if headers is not None else ""
+    return addresses.of(str(remote) if remote else None, forwarded or None) or "unknown"
 
 
 def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
@@ -75,7 +79,7 @@ def register(server: EngageSocketServer, deps: SignalingDeps) -> None:
         # One visitor's tabs share its limits; more sockets would only multiply its reach.
         await deps.visitor_quota.open_socket(identity.visitor_id, sid)
         return SocketState(sid=sid, namespace=namespace, visitor=identity,
-                           address=client_address(environ))
+                           address=client_address(environ, deps.addresses))
 
     async def visitor_left(state: SocketState) -> None:
         await deps.visitor_quota.close_socket(state.sid)

@@ -8,6 +8,7 @@ from engage.acd.gate import AccessGate
 from engage.chat.attachments import AttachmentStore
 from engage.chat.store import ChatStore
 from engage.config import Settings
+from engage.infra.client_address import ClientAddress
 from engage.sites.registry import SiteRegistry
 from engage.sites.visitor_tokens import VisitorAuth
 from engage.visits.visitor_limits import VisitorQuota
@@ -19,6 +20,7 @@ class WidgetDeps:
     sites: SiteRegistry
     visitor_auth: VisitorAuth
     visitor_quota: VisitorQuota
+    addresses: ClientAddress
     access: AccessGate
     chat: ChatStore
     attachments: AttachmentStore

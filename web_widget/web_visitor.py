@@ -41,7 +41,9 @@ def add_visitor_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
         assert origin is not None
         # Per address and per site, shared by every node: tokens are what every other visitor
         # limit counts by, so minting them in bulk must not be free.
-        await services.visitor_quota.token(request.remote or "unknown", site.site_key)
+        address = services.addresses.of(
+            request.remote, ",".join(request.headers.getall("X-Forwarded-For", [])) or None)
+        await services.visitor_quota.token(address, site.site_key)
         customer = proven_customer(site.identity_secret, body.get("customer_id"),
                                    body.get("customer_hash"))
         token, visitor_id = await services.visitor_auth.renew(site.site_key,

@@ -44,6 +44,10 @@ class Metrics:
         self.logins = Counter(
             "engage_logins_total", "Staff sign-in attempts by outcome", ["outcome"],
             registry=self.registry)
+        self.password_checks = Counter(
+            "engage_password_checks_total",
+            "argon2 password verifications run (sign-ins the throttle let through)",
+            registry=self.registry)
 
 
 class MetricsAccess:

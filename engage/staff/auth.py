@@ -24,16 +24,19 @@ class AuthService:
         self._redis = redis
 
     async def login(self, username: str, password: str, ip: str) -> StaffSession:
-        """A new session, or BadCredentials / LoginThrottled (checked before the password)."""
+        """A new session, or BadCredentials / LoginThrottled (an attempt is reserved before
+        the password is checked, and kept as a failure unless it succeeds)."""
         username = username.strip().lower()
-        await self.throttle.check(username, ip)
+        attempt = await self.throttle.reserve(username, ip)
         try:
             user = await self.staff.authenticate(username, password)
         except BadCredentials:
-            await self.throttle.failed(username, ip)
-            log.info("sign-in refused", extra={"username": username, "ip": ip})
+            log.info("sign-in refused", extra={"username": username[:64], "ip": ip})
             raise
-        await self.throttle.succeeded(username)
+        except Exception:
+            await self.throttle.release(attempt)  # no verdict, so no guess to count
+            raise
+        await self.throttle.succeeded(attempt)
         session = await self.sessions.create(user)
         log.info("signed in", extra={"username": username, "role": user.role.value, "ip": ip})
         return session

@@ -6,14 +6,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from engage.errors import BadCredentials, Conflict, InvalidPayload, NotFound
 from engage.models import Role, StaffUser
+from engage.staff.passwords import DUMMY_HASH, PasswordChecks
 
 Document = dict[str, Any]
 
@@ -22,10 +21,6 @@ MIN_PASSWORD_LENGTH = 10
 # Words the product itself uses for actors that are not staff (in the interaction history,
 # "ended by" pushes, call ends): an account so named would read as one of them.
 RESERVED_USERNAMES = frozenset({"system", "visitor", "customer", "anonymous", "api"})
-
-_hasher = PasswordHasher()
-# Verifying against this keeps the time of an unknown-user login equal to a wrong password.
-_DUMMY_HASH = _hasher.hash("engage-timing-equaliser")
 
 
 def check_username(username: str) -> str:
@@ -61,8 +56,10 @@ async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
 class StaffDirectory:
     """The staff collection: who may sign in, with which role."""
 
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document],
+                 passwords: PasswordChecks | None = None) -> None:
         self._col = db.staff
+        self.passwords = passwords or PasswordChecks()
 
     async def add(self, username: str, password: str, role: Role, *,
                   display_name: str = "", skills: dict[str, int] | None = None,
@@ -75,7 +72,7 @@ class StaffDirectory:
         doc: Document = {
             "username": username, "role": role.value,
             "display_name": display_name or username,
-            "password_hash": _hasher.hash(password), "disabled": False,
+            "password_hash": await self.passwords.hash(password), "disabled": False,
             "skills": skills or {}, "queues": queues or [],
             "updated_at": datetime.now(UTC),
         }
@@ -119,15 +116,12 @@ class StaffDirectory:
         """
         doc = await self._col.find_one({"username": username}) if USERNAME_RE.fullmatch(
             username) else None
-        stored = doc.get("password_hash", _DUMMY_HASH) if doc else _DUMMY_HASH
-        try:
-            _hasher.verify(stored, password)
-            verified = doc is not None
-        except (VerificationError, InvalidHashError):
-            verified = False
+        stored = doc.get("password_hash", DUMMY_HASH) if doc else DUMMY_HASH
+        verified = await self.passwords.verify(stored, password) and doc is not None
         if not verified or doc is None or doc.get("disabled"):
             raise BadCredentials()
-        if _hasher.check_needs_rehash(stored):
-            await self._col.update_one({"username": username},
-                                       {"$set": {"password_hash": _hasher.hash(password)}})
+        if self.passwords.needs_rehash(stored):
+            await self._col.update_one(
+                {"username": username},
+                {"$set": {"password_hash": await self.passwords.hash(password)}})
         return _to_user(doc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from engage import keys
 from engage.errors import LoginThrottled
 from engage.infra.redis_text import as_text
 from engage.models import Role, StaffSession, StaffUser
+from engage.staff.directory import USERNAME_RE
 
 SOCKET_TOKEN_TTL = 60
 
@@ -103,39 +105,105 @@ class SessionStore:
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    account_failures: int = 5
+    """Failed sign-ins allowed per window.
+
+    ``pair_failures`` per account from one address is the lock a guesser runs into;
+    ``account_failures`` over all addresses is higher, so one attacker cannot lock an
+    account (let alone every account) out for its owner signing in from elsewhere.
+    """
+
+    pair_failures: int = 5
     ip_failures: int = 30
     window_seconds: int = 15 * 60
+    account_failures: int = 100
 
 
-# INCR and start the window on the first failure, atomically (EXPIRE NX needs Redis 7).
-_COUNT_IN_WINDOW = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return n
+# Reserve one attempt on every counter, or on none: refused (the TTL to wait) if any is
+# at its limit, else INCR each (starting its window). KEYS share a hash tag (one account's).
+# ARGV[1] = window seconds, ARGV[1 + i] = the limit of KEYS[i].
+_RESERVE = """
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then
+    return math.max(1, redis.call('TTL', key))
+  end
+end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+end
+return 0
+"""
+
+# Give reservations back (the attempt was no guess); DECR only a live counter, as DECR on
+# an expired one would create a key without a window. ARGV[1] = '1': DEL KEYS[1] instead.
+_RELEASE = """
+for i, key in ipairs(KEYS) do
+  if i == 1 and ARGV[1] == '1' then
+    redis.call('DEL', key)
+  elseif redis.call('EXISTS', key) == 1 then
+    redis.call('DECR', key)
+  end
+end
+return 0
 """
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """One reserved sign-in attempt: it counts as a failure unless released."""
+
+    account: str
+    ip: str
+
+
+def _account_tag(username: str) -> str:
+    """The key part for a user name: as typed if it could be one, else a short digest
+    (a made-up name of any length or character must not become a long or odd key)."""
+    if USERNAME_RE.fullmatch(username):
+        return username
+    return "~" + hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
 class LoginThrottle:
-    """Counts failed sign-ins per account and per client address in a fixed window."""
+    """Failed sign-ins per (account, address), per account and per address, in a window.
+
+    An attempt is reserved before the password is checked (check-then-act would let N
+    concurrent guesses all pass); a failure keeps its reservation, a success or an error
+    that was no guess gives it back.
+    """
 
     def __init__(self, redis: aioredis.Redis, policy: ThrottlePolicy | None = None) -> None:
         self._redis = redis
         self.policy = policy or ThrottlePolicy()
-        self._count = redis.register_script(_COUNT_IN_WINDOW)
+        self._reserve = redis.register_script(_RESERVE)
+        self._release = redis.register_script(_RELEASE)
 
-    async def check(self, username: str, ip: str) -> None:
-        account_key, ip_key = keys.login_failures_account(username), keys.login_failures_ip(ip)
-        account, by_ip = await self._redis.mget(account_key, ip_key)
-        over_account = int(account or 0) >= self.policy.account_failures
-        over_ip = int(by_ip or 0) >= self.policy.ip_failures
-        if over_account or over_ip:
-            ttl = await self._redis.ttl(account_key if over_account else ip_key)
-            raise LoginThrottled(retry_after=max(1, int(ttl)))
+    async def reserve(self, username: str, ip: str) -> LoginAttempt:
+        """The attempt, or LoginThrottled with the seconds to wait."""
+        attempt = LoginAttempt(_account_tag(username), ip)
+        policy = self.policy
+        window = policy.window_seconds
+        account_keys = [keys.login_failures_pair(attempt.account, ip),
+                        keys.login_failures_account(attempt.account)]
+        wait = int(await self._reserve(
+            keys=account_keys, args=[window, policy.pair_failures, policy.account_failures]))
+        if wait:
+            raise LoginThrottled(retry_after=wait)
+        # The address's counter has another hash tag: a second script, undone on refusal.
+        wait = int(await self._reserve(keys=[keys.login_failures_ip(ip)],
+                                       args=[window, policy.ip_failures]))
+        if wait:
+            await self._release(keys=account_keys, args=["0"])
+            raise LoginThrottled(retry_after=wait)
+        return attempt
 
-    async def failed(self, username: str, ip: str) -> None:
-        for key in (keys.login_failures_account(username), keys.login_failures_ip(ip)):
-            await self._count(keys=[key], args=[self.policy.window_seconds])
+    async def succeeded(self, attempt: LoginAttempt) -> None:
+        """A right password: this address's count for the account starts over."""
+        await self._release(keys=[keys.login_failures_pair(attempt.account, attempt.ip),
+                                  keys.login_failures_account(attempt.account)], args=["1"])
+        await self._release(keys=[keys.login_failures_ip(attempt.ip)], args=["0"])
 
-    async def succeeded(self, username: str) -> None:
-        await self._redis.delete(keys.login_failures_account(username))
+    async def release(self, attempt: LoginAttempt) -> None:
+        """No verdict (a backend failed): the attempt does not count."""
+        await self._release(keys=[keys.login_failures_pair(attempt.account, attempt.ip),
+                                  keys.login_failures_account(attempt.account)], args=["0"])
+        await self._release(keys=[keys.login_failures_ip(attempt.ip)], args=["0"])

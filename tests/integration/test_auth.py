@@ -30,7 +30,9 @@ async def auth(db: AsyncDatabase[Document], redis: aioredis.Redis) -> AuthServic
     staff = StaffDirectory(db)
     await staff.add("ann", PASSWORD, Role.AGENT)
     sessions = SessionStore(redis, idle_seconds=600, absolute_seconds=3600, clock=Clock())
-    return AuthService(staff, sessions, LoginThrottle(redis, ThrottlePolicy(3, 5, 900)), redis)
+    policy = ThrottlePolicy(pair_failures=3, ip_failures=5, window_seconds=900,
+                            account_failures=6)
+    return AuthService(staff, sessions, LoginThrottle(redis, policy), redis)
 
 
 async def test_login_creates_a_fresh_session_each_time(auth: AuthService,
@@ -67,8 +69,19 @@ async def test_throttle_per_account_applies_even_to_the_right_password(
         with pytest.raises(BadCredentials):
             await auth.login("ann", "wrong-password", "10.0.0.3")
     with pytest.raises(LoginThrottled) as info:
-        await auth.login("ann", PASSWORD, "10.0.0.4")
+        await auth.login("ann", PASSWORD, "10.0.0.3")
     assert info.value.to_ack()["retry_after"] > 0
+    # The lock is the guesser's (account, address): the owner elsewhere still signs in.
+    assert (await auth.login("ann", PASSWORD, "10.0.0.4")).username == "ann"
+
+
+async def test_throttle_per_account_over_all_addresses_is_softer(auth: AuthService) -> None:
+    for address in ("10.0.1.1", "10.0.1.2", "10.0.1.3"):
+        for _ in range(2):
+            with pytest.raises(BadCredentials):
+                await auth.login("ann", "wrong-password", address)
+    with pytest.raises(LoginThrottled):
+        await auth.login("ann", PASSWORD, "10.0.1.4")
 
 
 async def test_throttle_per_address(auth: AuthService) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from engage.infra.embedded import EmbeddedRedis
 from engage.infra.json_body import MAX_DEPTH
-from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode, socket_token
+from engage.staff.sessions import ThrottlePolicy
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, LiveNode, login, socket_token
 from tests.custom_node import node_with
 from tests.rawsocket import Closed, RawSocket
 
@@ -321,3 +322,31 @@ async def test_visitor_cannot_reach_beyond_its_sites_web_queues(
 
 
     await still_served(bystander, "visitor-queue")
+
+
+@pytest.mark.parametrize("username, password", [
+    ("x" * 1_000_000, "wrong-password"),
+    ("agent" + "}" * 3 + ":from:127.0.0.1", "wrong-password"),
+    ("{agent}", "wrong-password"),
+    ("agent\x00", "test-password-123"),
+    ("agent\r\nX-Injected: 1", "test-password-123"),
+    (12345, "wrong-password"),
+    (["agent"], "test-password-123"),
+    ("agent", "p" * 1_000_000),
+    ("agent", {"$ne": ""}),
+], ids=["1mb-name", "key-splice", "hash-tag", "nul", "crlf", "number", "list", "1mb-password",
+        "operator"])
+async def test_hostile_sign_ins_are_refused_and_lock_out_nobody(
+        node: LiveNode, bystander: RawSocket, username: object, password: object) -> None:
+    """A made-up name of any size or character is one failed guess with a short key of its
+    own; odd passwords for the real account are guesses too, short of its lock."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(ThrottlePolicy().pair_failures - 1):
+            async with http.post(f"{node.url}/login",
+                                 json={"username": username, "password": password}) as reply:
+                assert reply.status in (400, 401), await reply.text()
+                assert (await reply.json())["code"] in ("bad_credentials", "invalid_payload")
+        assert (await login(http, node.url, "agent", PASSWORD)).status == 200
+    found = [k async for k in node.services.backends.redis.scan_iter("engage:login-fail:*")]
+    assert found and max(len(k) for k in found) < 120, found
+    await still_served(bystander, "sign-in")
