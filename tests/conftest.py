@@ -79,7 +79,9 @@ async def tasks() -> AsyncIterator[TaskSet]:
 
 # -- a live engage node on real Redis and nx-27017 ----------------------------------------
 
+from contextlib import asynccontextmanager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
 
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
@@ -116,12 +118,13 @@ def node_settings(redis_url: str, mongo_url: str, db_name: str, tmp: Path,
                  "ENGAGE_LOG_JSON": "false", **env})
 
 
-@pytest.fixture
-async def node(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
-               redis: aioredis.Redis, aiohttp_server) -> AsyncIterator[LiveNode]:  # type: ignore[no-untyped-def]
-    """One engage node on a loopback port, with a site and one user per role."""
-    settings = node_settings(redis_server.url, mongo_url, db_name, tmp_path,
-                             ENGAGE_CONNECT_TIMEOUT="2")
+@asynccontextmanager
+async def node_with(redis_url: str, mongo_url: str, db_name: str, tmp_path: Path,
+                    aiohttp_server: Any, **env: str) -> AsyncIterator[LiveNode]:
+    """One node with ``env`` on top of the test defaults, one user per role and the test
+    site; afterwards the node stops and its database is dropped."""
+    settings = node_settings(redis_url, mongo_url, db_name, tmp_path,
+                             ENGAGE_CONNECT_TIMEOUT="2", **env)
     async with open_backends(settings, own_children=False) as backends:
         app = create_app(settings, backends)
         server = await aiohttp_server(app, port=settings.port)
@@ -129,12 +132,24 @@ async def node(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_pa
         for role in Role:
             await services.staff.add(role.value, PASSWORD, role)
         await services.sites.save(SITE_KEY, "Test shop", [SITE_ORIGIN])
-        yield LiveNode(url=settings.public_url, settings=settings, app=app)
-        # The app's clean-up (event log drain, ACD stop) needs Redis: close it first.
-        await server.close()
-        client = AsyncMongoClient(mongo_url)
-        await client.drop_database(db_name)
-        await client.close()
+        try:
+            # The listening URL, not the public one: a test may pose as an https deployment.
+            yield LiveNode(url=str(server.make_url("")).rstrip("/"), settings=settings, app=app)
+        finally:
+            # The app's clean-up (event log drain, ACD stop) needs Redis: close it first.
+            await server.close()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    await client.drop_database(db_name)
+    await client.close()
+
+
+@pytest.fixture
+async def node(redis_server: EmbeddedRedis, mongo_url: str, db_name: str, tmp_path: Path,
+               redis: aioredis.Redis, aiohttp_server) -> AsyncIterator[LiveNode]:  # type: ignore[no-untyped-def]
+    """One engage node on a loopback port, with a site and one user per role."""
+    async with node_with(redis_server.url, mongo_url, db_name, tmp_path,
+                         aiohttp_server) as live:
+        yield live
 
 
 async def login(http: aiohttp.ClientSession, url: str, username: str,

@@ -13,8 +13,7 @@ import pytest
 from engage.infra.embedded import EmbeddedRedis
 from engage.infra.json_body import MAX_DEPTH
 from engage.staff.sessions import ThrottlePolicy
-from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, LiveNode, login, socket_token
-from tests.custom_node import node_with
+from tests.conftest import PASSWORD, SITE_KEY, SITE_ORIGIN, LiveNode, login, node_with, socket_token
 from tests.rawsocket import Closed, RawSocket
 
 NS = "/agent"

@@ -12,8 +12,7 @@ from yarl import URL
 from engage.app import create_app
 from engage.infra.backends import open_backends
 from engage.infra.embedded import EmbeddedRedis
-from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode, node_settings, socket_token
-from tests.custom_node import node_with
+from tests.conftest import SITE_KEY, SITE_ORIGIN, LiveNode, node_settings, node_with, socket_token
 from tests.rawsocket import RawSocket
 
 
