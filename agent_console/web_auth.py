@@ -18,6 +18,7 @@ from engage.errors import (
     NotAuthenticated,
     OriginNotAllowed,
 )
+from engage.infra.client_address import forwarded_for
 from engage.infra.json_body import json_object as parse_json_object
 from engage.models import Role, StaffSession
 from engage.services import Services
@@ -147,8 +148,7 @@ def add_login_routes(table: web.RouteTableDef, services: Services) -> None:
             body = dict(await request.post())
         username, password = str(body.get("username", "")), str(body.get("password", ""))
         next_path = safe_next(str(body.get("next", "")))
-        ip = services.addresses.of(request.remote,
-                                   ",".join(request.headers.getall("X-Forwarded-For", [])) or None)
+        ip = services.addresses.of(request.remote, forwarded_for(request.headers))
         try:
             session = await services.auth.login(username, password, ip)
         except EngageError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import socket
@@ -11,6 +10,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from engage.infra.client_address import parse_networks
 
 
 class ConfigError(ValueError):
@@ -44,9 +45,9 @@ def _parse_networks(name: str, raw: str) -> tuple[str, ...]:
     if raw.strip().lower() == "none":
         return ()
     try:
-        return tuple(str(ipaddress.ip_network(part, strict=False)) for part in _parse_list(raw))
+        return tuple(str(network) for network in parse_networks(name, _parse_list(raw)))
     except ValueError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+        raise ConfigError(str(exc)) from None
 
 
 def _check_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engage.errors import Forbidden, NotAuthenticated, OriginNotAllowed
-from engage.infra.client_address import ClientAddress
+from engage.infra.client_address import ClientAddress, forwarded_for
 from engage.sites.registry import SiteRegistry
 from engage.sites.visitor_tokens import VisitorAuth
 from engage.staff.sessions import SessionStore
@@ -46,9 +46,8 @@ def client_address(environ: dict[str, Any], addresses: ClientAddress) -> str:
     placeholder under aiohttp), behind a trusted proxy the one it forwarded for."""
     request = environ.get("aiohttp.request")
     remote = getattr(request, "remote", None)
-    headers = getattr(request, "headers", None)
-    forwarded = ",".join(headers.getall("X-Forwarded-For", [])) if headers is not None else ""
-    return addresses.of(str(remote) if remote else None, forwarded or None) or "unknown"
+    return addresses.of(str(remote) if remote else None,
+                        forwarded_for(getattr(request, "headers", None))) or "unknown"
 
 
 def register(server: EngageSocketServer, deps: SignalingDeps) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engage.errors import InvalidPayload, OriginNotAllowed
+from engage.infra.client_address import forwarded_for
 from engage.infra.json_body import json_object
 from engage.sites.visitor_tokens import proven_customer
 from web_widget.deps import WidgetDeps
@@ -41,8 +42,7 @@ def add_visitor_routes(table: web.RouteTableDef, services: WidgetDeps) -> None:
         assert origin is not None
         # Per address and per site, shared by every node: tokens are what every other visitor
         # limit counts by, so minting them in bulk must not be free.
-        address = services.addresses.of(
-            request.remote, ",".join(request.headers.getall("X-Forwarded-For", [])) or None)
+        address = services.addresses.of(request.remote, forwarded_for(request.headers))
         await services.visitor_quota.token(address, site.site_key)
         customer = proven_customer(site.identity_secret, body.get("customer_id"),
                                    body.get("customer_hash"))

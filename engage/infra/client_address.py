@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from typing import Protocol
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -20,7 +21,9 @@ def parse_networks(name: str, raw: Iterable[str]) -> tuple[Network, ...]:
     return tuple(out)
 
 
-def _address(raw: str) -> Address | None:
+def parse_address(raw: str) -> Address | None:
+    """An IP address (IPv4-mapped IPv6 as IPv4, as dual-stack listeners report them), or
+    None."""
     try:
         address = ipaddress.ip_address(raw.strip())
     except ValueError:
@@ -28,6 +31,17 @@ def _address(raw: str) -> Address | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+class Headers(Protocol):
+    def getall(self, key: str, default: list[str]) -> list[str]: ...
+
+
+def forwarded_for(headers: Headers | None) -> str | None:
+    """Every ``X-Forwarded-For`` header of a request, joined in order (None when absent)."""
+    if headers is None:
+        return None
+    return ",".join(headers.getall("X-Forwarded-For", [])) or None
 
 
 class ClientAddress:
@@ -43,7 +57,7 @@ class ClientAddress:
 
     def of(self, peer: str | None, forwarded_for: str | None) -> str:
         """The address to count sign-ins (and other limits) by, as text."""
-        current = _address(peer) if peer else None
+        current = parse_address(peer) if peer else None
         if current is None:
             return peer or "unknown"
         if not self.trusted or forwarded_for is None:
@@ -52,7 +66,7 @@ class ClientAddress:
         for hop in reversed(forwarded_for.split(",")):
             if not self._is_trusted(current):
                 break
-            found = _address(hop)
+            found = parse_address(hop)
             if found is None:  # a garbled hop: stop at the last proxy that vouched
                 break
             current = found

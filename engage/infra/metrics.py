@@ -10,6 +10,8 @@ from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from engage.infra.client_address import parse_address
+
 
 class Metrics:
     """The counters, gauges and histograms a node exports on ``/metrics``."""
@@ -75,10 +77,5 @@ class MetricsAccess:
         return "unauthenticated" if self.token else "hidden"
 
     def _allowed(self, peer: str | None) -> bool:
-        try:
-            address = ipaddress.ip_address(peer or "")
-        except ValueError:
-            return False  # a Unix socket or an unknown peer
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # a dual-stack listener sees IPv4 peers this way
-        return any(address in network for network in self.networks)
+        address = parse_address(peer or "")  # None: a Unix socket or an unknown peer
+        return address is not None and any(address in network for network in self.networks)
