@@ -6,7 +6,7 @@ from aiohttp import web
 
 from agent_console.web_attachments import READERS
 from agent_console.web_auth import StaffRoutes
-from engage.acd.access import Action, Actor, Verdict
+from engage.acd.access import Action, Actor
 from engage.acd.interaction import IX_RE
 from engage.calls.recordings import NO_SUCH, download_headers
 from engage.errors import NotFound
@@ -23,10 +23,8 @@ def add_recording_routes(routes: StaffRoutes) -> None:
         doc, path = await services.recordings.get(request.match_info["recording_id"])
         actor = Actor.of_staff(session.username, session.role)
         # The call's agent handled it even if a transfer took the conversation away since.
-        verdict, _ = await services.access.verdict(actor, Action.RECORDINGS,
-                                                   str(doc["interaction"]), former=[doc["agent"]])
-        if verdict is not Verdict.ALLOWED:
-            raise NotFound(NO_SUCH)
+        await services.access.require(actor, Action.RECORDINGS, str(doc["interaction"]),
+                                      hide=True, not_yours=NO_SUCH, former=[doc["agent"]])
         return web.FileResponse(path, headers=download_headers(doc))
 
     @routes.route("GET", "/api/interactions/{ix}/recordings", SUPERVISING)

@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, hdrs, web
 
-from engage.acd.access import Action, Actor, Verdict
+from engage.acd.access import Action, Actor
 from engage.chat.attachments import download_headers
 from engage.errors import EngageError, Forbidden, InvalidPayload, NotAuthenticated, NotFound
 from engage.infra.json_body import json_object
@@ -35,11 +35,7 @@ async def require_own(services: WidgetDeps, identity: VisitorIdentity, ix: objec
     if not isinstance(ix, str):
         raise Forbidden(NOT_YOURS)
     actor = Actor.of_visitor(identity.visitor_id, identity.customer_id, identity.site_key)
-    verdict, _ = await services.access.verdict(actor, action, ix)
-    if verdict is Verdict.NOT_NOW:
-        raise Forbidden("this conversation has ended")
-    if verdict is not Verdict.ALLOWED:
-        raise Forbidden(NOT_YOURS)
+    await services.access.require(actor, action, ix, not_yours=NOT_YOURS)
     return ix
 
 
@@ -65,7 +61,7 @@ def add_chat_http_routes(table: web.RouteTableDef, services: WidgetDeps) -> None
         """Multipart ``interaction`` + ``file``; same origin only (the widget's iframe)."""
         identity = await bearer_identity(request, services)
         # Counted before the body is read: reading and decoding it is the cost to limit.
-        await store.admit(identity.visitor_id)
+        await services.visitor_quota.upload(identity.visitor_id)
         if request.content_length is not None \
                 and request.content_length > store.max_bytes + ENVELOPE_BYTES:
             raise store.too_large()

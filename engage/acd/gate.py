@@ -64,10 +64,11 @@ class AccessGate:
         return may(actor, action, live, known), live
 
     async def require(self, actor: Actor, action: Action, ix: str, *, hide: bool = False,
-                      former: Iterable[str] = ()) -> Interaction:
+                      former: Iterable[str] = (), not_yours: str = "") -> Interaction:
         """The interaction, when ``actor`` may do ``action`` to it now. Refusals: Forbidden
-        (or NotFound with ``hide``, so staff routes don't confirm ids that aren't theirs);
-        "not now" as the action's own error (a call: ``not_connected``)."""
+        (or NotFound with ``hide``, so staff routes don't confirm ids that aren't theirs),
+        saying ``not_yours`` when given; "not now" as the action's own error (a call:
+        ``not_connected``)."""
         verdict, ix_value = await self.verdict(actor, action, ix, former=former)
         if verdict is Verdict.ALLOWED and ix_value is not None:
             return ix_value
@@ -77,6 +78,6 @@ class AccessGate:
                 raise AcdError(message)
             raise error(message)
         if hide:
-            raise NotFound(NOT_YOURS)
-        raise Forbidden("this interaction is not yours" if actor.username
-                        else "this interaction belongs to another visitor")
+            raise NotFound(not_yours or NOT_YOURS)
+        raise Forbidden(not_yours or ("this interaction is not yours" if actor.username
+                                      else "this interaction belongs to another visitor"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from engage import keys
-from engage.acd.access import Action, Actor, Verdict
+from engage.acd.access import Action, Actor, Verdict, may
 from engage.acd.gate import AccessGate
 from engage.acd.interaction import Interaction
 from engage.infra.redis_text import as_text
@@ -46,11 +46,13 @@ class TrailWatchers:
         members = [as_text(m) for m in await self._redis.smembers(key)]
         if not members:
             return
+        # One read for all watchers: being a former agent never grants watching, so the live
+        # interaction is all the policy needs (none: its state expired, nobody watches).
+        live = await self._gate.interactions.interaction(ix)
         for member in members:
             role, username, sid, visitor = member.split("\t")
             actor = Actor.of_staff(username, Role(role)) if role else Actor()
-            verdict, _ = await self._gate.verdict(actor, Action.WATCH_TRAIL, ix)
-            if verdict is Verdict.ALLOWED:
+            if live is not None and may(actor, Action.WATCH_TRAIL, live) is Verdict.ALLOWED:
                 continue
             await self._redis.srem(key, member)
             await self._server.leave_room(sid, watch_room(visitor), namespace=AGENT_NS)
