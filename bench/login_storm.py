@@ -34,7 +34,7 @@ from bench.engage_node import PASSWORD, SITE_KEY, BenchNode, agent_name, pct  # 
 from engage.staff.sessions import ThrottlePolicy  # noqa: E402
 
 ORIGIN = "https://www.shanghai-homes.test"
-METRICS_TOKEN = "bench-metrics-token"
+METRICS_TOKEN = "bench-metrics-token-of-24-chars-or-more"  # the node asks for 24+
 CONNECT_LANES = 16
 CALL_TIMEOUT = 60
 ATTACKERS = 2

@@ -257,8 +257,3 @@ def quota_attachments_conversation(ix: str) -> str:
 def quota_attachments_visitor(day: str, visitor_id: str) -> str:
     """Files and bytes one visitor uploaded on one UTC day."""
     return f"{QUOTA_PREFIX}attach:visitor:{day}:{visitor_id}"
-
-
-def quota_attachments_rate(visitor_id: str) -> str:
-    """Upload attempts of one visitor in the current minute."""
-    return f"{QUOTA_PREFIX}attach:rate:{visitor_id}"

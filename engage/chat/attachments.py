@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from engage import keys
 from engage.chat.file_checks import check_content, sniff
 from engage.chat.store import check_ix
-from engage.errors import EngageError, NotFound, PayloadTooLarge, RateLimited, UnsupportedType
+from engage.errors import EngageError, NotFound, PayloadTooLarge, UnsupportedType
 from engage.infra.dates import utc
 from engage.infra.file_retention import RetentionSweep
 from engage.infra.quota import Claim, Quotas, rest_of_day
@@ -49,13 +49,13 @@ class QuotaExceeded(EngageError):
 
 @dataclass(frozen=True)
 class AttachmentQuota:
-    """What one conversation, and one visitor per day, may upload; upload attempts a minute."""
+    """What one conversation, and one visitor per day, may upload (the rate of upload
+    attempts is one of the visitor's limits: engage.visits.visitor_limits)."""
 
     conversation_files: int = 20
     conversation_bytes: int = 50 * MB
     visitor_day_files: int = 50
     visitor_day_bytes: int = 100 * MB
-    uploads_per_minute: int = 10
 
 
 _QUOTA_MESSAGES = {
@@ -137,16 +137,6 @@ class AttachmentStore:
 
     async def stop(self) -> None:
         await self._sweep.stop()
-
-    async def admit(self, owner: str) -> None:
-        """Count one upload attempt of ``owner`` (before its body is read): RateLimited past
-        the minute's allowance, whatever became of the earlier ones."""
-        claim = Claim(keys.quota_attachments_rate(owner), {"uploads": 1},
-                      {"uploads": self.quota.uploads_per_minute}, 60)
-        refusal = await self._quotas.reserve([claim])
-        if refusal is not None:
-            raise RateLimited("Too many files at once; wait a little.",
-                              retry_after=refusal.retry_after)
 
     async def save(self, ix: str, *, owner: str, filename: str, declared_type: str,
                    data: bytes) -> dict[str, Any]:

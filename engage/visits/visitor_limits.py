@@ -49,6 +49,7 @@ return 0
 _CHAT, _CONVERSATION = Rate(20, 30), Rate(30, 30)
 _CONTACT, _CONTACT_ADDRESS = Rate(10, 600), Rate(30, 600)
 _TRAIL = Rate(120, 60)
+_UPLOAD = Rate(10, 60)
 # Every page load renews the token: an office behind one address loads many pages.
 _TOKEN_ADDRESS, _TOKEN_SITE = Rate(120, 60), Rate(30000, 60)
 
@@ -63,6 +64,7 @@ class VisitorLimits:
     contact: Rate = _CONTACT  # help requests, accepted invites, messages, callbacks
     contact_address: Rate = _CONTACT_ADDRESS  # the same per client address (offices share one)
     trail: Rate = _TRAIL  # trail batches (visit.events) per visitor
+    upload: Rate = _UPLOAD  # attachment upload attempts per visitor, refused ones too
     token_address: Rate = _TOKEN_ADDRESS  # visitor tokens issued per client address
     token_site: Rate = _TOKEN_SITE  # visitor tokens issued per site
     sockets: int = 8  # open sockets per visitor (tabs), over all nodes
@@ -116,6 +118,9 @@ class VisitorQuota:
 
     async def trail(self, visitor_id: str) -> None:
         await self._rates.take(("trail", visitor_id, self.limits.trail))
+
+    async def upload(self, visitor_id: str) -> None:
+        await self._rates.take(("upload", visitor_id, self.limits.upload))
 
     async def token(self, address: str, site_key: str) -> None:
         await self._rates.take(("token-address", address, self.limits.token_address),

@@ -6,11 +6,13 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
 
 from engage.chat.attachments import AttachmentQuota
+from engage.infra.shared_rate import Rate
 from tests.conftest import LiveNode
 from tests.integration.test_attachments import (
     GIF,
@@ -134,7 +136,7 @@ async def test_conversation_and_daily_visitor_quotas(node: LiveNode,
                                                      http: aiohttp.ClientSession) -> None:
     node.services.attachments.quota = AttachmentQuota(
         conversation_files=2, conversation_bytes=10**6, visitor_day_files=3,
-        visitor_day_bytes=10**6, uploads_per_minute=100)
+        visitor_day_bytes=10**6)
     ann = await new_visitor(node, http)
     first = await new_interaction(node, ann)
     assert (await ann.upload(first, PNG)).status == 200
@@ -155,7 +157,7 @@ async def test_conversation_and_daily_visitor_quotas(node: LiveNode,
 
     # Bytes count as well as files.
     node.services.attachments.quota = AttachmentQuota(
-        conversation_bytes=len(PNG) + len(JPEG) + len(PDF) - 1, uploads_per_minute=100)
+        conversation_bytes=len(PNG) + len(JPEG) + len(PDF) - 1)
     bob = await new_visitor(node, http)
     ix = await new_interaction(node, bob)
     assert (await bob.upload(ix, PNG)).status == 200
@@ -167,7 +169,8 @@ async def test_conversation_and_daily_visitor_quotas(node: LiveNode,
 
 async def test_upload_attempts_are_rate_limited_per_visitor(node: LiveNode,
                                                             http: aiohttp.ClientSession) -> None:
-    node.services.attachments.quota = AttachmentQuota(uploads_per_minute=3)
+    quota = node.services.visitor_quota
+    quota.limits = replace(quota.limits, upload=Rate(3, 60))
     ann, bob = await new_visitor(node, http), await new_visitor(node, http)
     ix = await new_interaction(node, ann)
     statuses = [(await ann.upload(ix, data)).status for data in (PNG, b"junk", PNG)]
