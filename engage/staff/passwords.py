@@ -19,8 +19,18 @@ T = TypeVar("T")
 # storm measured loop lag at about half of that at normal priority), yet sign-ins are not
 # starved on a busy machine, as they would be at 19.
 WORKER_NICENESS = 10
+
+
+def new_hasher() -> PasswordHasher:
+    """argon2id with one lane: a check occupies one core, never all of them (argon2-cffi's
+    default of 4 lanes spreads every check over 4 threads and took both cores of a 2-core
+    node from its event loop during a sign-in storm). 64 MiB and 3 passes stay above
+    OWASP's argon2id minimums; older hashes are re-hashed at their next sign-in."""
+    return PasswordHasher(parallelism=1)
+
+
 # Verifying against this keeps the time of an unknown-user login equal to a wrong password.
-DUMMY_HASH = PasswordHasher().hash("engage-timing-equaliser")
+DUMMY_HASH = new_hasher().hash("engage-timing-equaliser")
 
 
 def default_workers() -> int:
@@ -50,7 +60,7 @@ class PasswordChecks:
 
     def __init__(self, hasher: PasswordHasher | None = None, workers: int = 0,
                  on_check: Callable[[], None] | None = None) -> None:
-        self.hasher = hasher or PasswordHasher()
+        self.hasher = hasher or new_hasher()
         self.workers = workers or default_workers()
         self._pool: ThreadPoolExecutor | None = None
         self._on_check = on_check
